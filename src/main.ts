@@ -1,0 +1,105 @@
+import type { Config } from './config/index.js';
+import { Hub } from './hub/index.js';
+import { GrpcIngest, httpPublishHandler } from './ingest/index.js';
+import { createLogger, type Logger } from './telemetry/index.js';
+import { HttpFrontDoor, sendJson, SseTransport } from './transports/index.js';
+
+/** A running replica: what the CLI and the tests hold. */
+export interface Herald {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly hub: Hub;
+  readonly sse: SseTransport;
+  readonly log: Logger;
+  /** Readiness off, streams closed over drainMs, listeners closed. */
+  shutdown(): Promise<void>;
+  /** Everything closed at once (tests). */
+  close(): Promise<void>;
+}
+
+/** Time gRPC calls in flight get to finish once the streams are drained. */
+const GRPC_SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * The composition root: config, telemetry, hub, ingest, transports, in that
+ * order; shutdown undoes them in reverse.
+ */
+export async function startHerald(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Herald> {
+  const hub = new Hub({
+    historyMaxEvents: config.historyMaxEvents,
+    historyMaxAgeMs: config.historyMaxAgeMs,
+    maxTopics: config.maxTopics,
+    maxTopicsPerSubscription: config.maxTopicsPerSubscription,
+    maxEventBytes: config.maxEventBytes,
+    idempotencyWindowMs: config.idempotencyWindowMs,
+    idempotencyMaxKeys: config.idempotencyMaxKeys,
+  });
+
+  const grpc = new GrpcIngest(hub, { host: config.host, port: config.grpcPort, maxEventBytes: config.maxEventBytes }, log);
+
+  const sse = new SseTransport(hub, config, log);
+  let ready = false;
+  const http = new HttpFrontDoor(
+    { host: config.host, port: config.httpPort, requestHeadTimeoutMs: config.requestHeadTimeoutMs, clientAddressHeader: config.clientAddressHeader },
+    sse,
+    {
+      'POST /v1/publish': httpPublishHandler(hub, config.maxEventBytes),
+      'GET /healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+      'GET /readyz': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', epoch: hub.epoch, ...sse.stats() }),
+    },
+    log,
+  );
+
+  sse.start();
+  const grpcPort = await grpc.listen();
+  const httpPort = await http.listen();
+  ready = true;
+  log.info({ httpPort, grpcPort, epoch: hub.epoch }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpPort,
+    grpcPort,
+    hub,
+    sse,
+    log,
+    shutdown() {
+      stopping ??= (async () => {
+        ready = false;
+        sse.refuseNew();
+        log.info({ drainMs: config.drainMs, streams: sse.stats().connections }, 'draining');
+        await sse.drain(config.drainMs);
+        http.stopAccepting();
+        await grpc.close(GRPC_SHUTDOWN_GRACE_MS);
+        sse.close();
+        await http.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+    async close() {
+      ready = false;
+      sse.close();
+      await Promise.all([http.close(), grpc.close(0)]);
+    },
+  };
+}
+
+/** SIGTERM and SIGINT drain and exit 0; a second signal exits at once. */
+export function exitOnSignals(herald: Herald): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    herald.log.info({ signal }, 'shutting down');
+    herald.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        herald.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
