@@ -51,8 +51,17 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
   );
 
   sse.start();
-  const grpcPort = await grpc.listen();
-  const httpPort = await http.listen();
+  let grpcPort: number;
+  let httpPort: number;
+  try {
+    grpcPort = await grpc.listen();
+    httpPort = await http.listen();
+  } catch (err) {
+    // A port in use must not leave the other listener holding the process open.
+    sse.close();
+    await Promise.all([grpc.close(0), http.close()]);
+    throw err;
+  }
   ready = true;
   log.info({ httpPort, grpcPort, epoch: hub.epoch }, 'listening');
 

@@ -54,7 +54,20 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {},
     const given = raw.get(key);
     out[key] = given === undefined ? spec.default : coerce(key, spec, given.value, given.source);
   }
+  checkRelations(out as Config);
   return Object.freeze(out) as Config;
+}
+
+/** Rules between keys. Each names both keys, so the fix is obvious. */
+function checkRelations(c: Config): void {
+  // A stream must hold a few of the largest events, or replaying history
+  // (paced at a quarter of the bound) would shed the client it serves.
+  if (c.maxConnectionBufferedBytes < 4 * c.maxEventBytes) {
+    throw new HeraldError(
+      'HERALD_ERR_CONFIG_INVALID',
+      `maxConnectionBufferedBytes (${c.maxConnectionBufferedBytes}) must be at least 4 x maxEventBytes (${c.maxEventBytes})`,
+    );
+  }
 }
 
 function coerce(key: ConfigKey, spec: OptionSpec, value: unknown, source: string): number | string | boolean {

@@ -30,6 +30,8 @@ export class HttpFrontDoor {
   private readonly net: NetServer;
   private readonly http: HttpServer;
   private readonly pending = new Map<Socket, number>();
+  /** Connections handed to node:http: it tracks connections only for servers it listens for. */
+  private readonly handedOff = new Set<Socket>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -61,14 +63,15 @@ export class HttpFrontDoor {
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const s of this.pending.keys()) s.destroy();
-    this.http.closeAllConnections();
+    for (const s of this.handedOff) s.destroy();
     await new Promise<void>((resolve) => this.net.close(() => resolve()));
   }
 
   /** Stops accepting new connections but leaves open ones alone (drain). */
   stopAccepting(): void {
     this.net.close();
-    this.http.closeIdleConnections();
+    // Idle keep-alive connections have no request in flight: close them now.
+    for (const s of this.handedOff) if ((s as Socket & { _httpMessage?: unknown })._httpMessage == null) s.destroy();
   }
 
   private onConnection(socket: Socket): void {
@@ -120,6 +123,8 @@ export class HttpFrontDoor {
   }
 
   private handOff(socket: Socket, head: Buffer): void {
+    this.handedOff.add(socket);
+    socket.once('close', () => this.handedOff.delete(socket));
     socket.pause();
     socket.unshift(head);
     this.http.emit('connection', socket);

@@ -20,9 +20,14 @@ export interface ConnectionOwner {
   markDirty(conn: SseConnection): void;
   shed(conn: SseConnection, reason: string): void;
   readonly maxConnectionBufferedBytes: number;
+  /** Buffered bytes at which history replay pauses; well below the hard bound. */
+  readonly replayHighWaterBytes: number;
 }
 
-/** Below this many buffered bytes a replaying subscriber gets more history. */
+/**
+ * Replay pauses at this many buffered bytes (or a quarter of the connection's
+ * bound, if smaller): enough to keep a socket busy, far from being shed.
+ */
 export const REPLAY_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
@@ -73,7 +78,7 @@ export class SseConnection implements Sink {
       this.owner.shed(this, 'slow-consumer');
       return false;
     }
-    if (buffered >= REPLAY_HIGH_WATER_BYTES) {
+    if (buffered >= this.owner.replayHighWaterBytes) {
       this.replayWaiting = true;
       return false;
     }

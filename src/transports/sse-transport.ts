@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HeraldError, toHeraldError } from '../errors.js';
 import { type Hub, encodePreamble, HEARTBEAT } from '../hub/index.js';
-import { type ConnectionOwner, SseConnection, type StreamOut } from './sse-connection.js';
+import { type ConnectionOwner, REPLAY_HIGH_WATER_BYTES, SseConnection, type StreamOut } from './sse-connection.js';
 import { type RequestHead, parseSubscribe } from './sse-request.js';
 
 export interface SseOptions {
@@ -44,6 +44,7 @@ type RawSocket = Socket & { [kConn]?: SseConnection };
  */
 export class SseTransport implements ConnectionOwner {
   readonly maxConnectionBufferedBytes: number;
+  readonly replayHighWaterBytes: number;
   private readonly opts: SseOptions;
   private readonly hub: Hub;
   private readonly log: Logger;
@@ -69,6 +70,7 @@ export class SseTransport implements ConnectionOwner {
     this.opts = opts;
     this.log = log;
     this.maxConnectionBufferedBytes = opts.maxConnectionBufferedBytes;
+    this.replayHighWaterBytes = Math.min(REPLAY_HIGH_WATER_BYTES, Math.floor(opts.maxConnectionBufferedBytes / 4));
     const nSlots = Math.max(1, Math.round(opts.heartbeatMs / TARGET_TICK_MS));
     this.tickMs = opts.heartbeatMs / nSlots;
     this.slots = Array.from({ length: nSlots }, () => []);
@@ -187,26 +189,27 @@ export class SseTransport implements ConnectionOwner {
 
   shed(conn: SseConnection, reason: string): void {
     if (conn.closed) return;
+    // Called from inside a broadcast: only stop writing and drop the socket
+    // here; leaving the group waits for the socket's close event, so the
+    // member list is never changed under the loop that is walking it.
+    conn.closed = true;
     this.shedCount++;
     this.log.info({ client: conn.client, buffered: conn.buffered(), reason }, 'closing stream');
     // The client resumes from its last id; destroying frees the buffer at once.
-    this.closeConnection(conn, true);
+    conn.out.destroy();
   }
 
-  private closeConnection(conn: SseConnection, destroy: boolean): void {
-    if (destroy) conn.out.destroy();
-    else {
-      conn.flush();
-      conn.out.end();
-    }
+  private closeConnection(conn: SseConnection): void {
+    conn.flush();
+    conn.out.end();
     this.closed(conn);
   }
 
   /** Bookkeeping when a stream ends, however it ends. Idempotent. */
   closed(conn: SseConnection): void {
-    if (conn.closed) return;
     conn.closed = true;
     conn.sub?.close();
+    conn.sub = undefined;
     this.backlogged.delete(conn);
     if (conn.slot >= 0) {
       const slot = this.slots[conn.slot]!;
@@ -274,7 +277,7 @@ export class SseTransport implements ConnectionOwner {
     const due = d.windowMs <= 0 ? d.order.length : Math.floor((d.order.length * (now - d.startedAt)) / d.windowMs);
     while (d.closed < Math.min(due, d.order.length)) {
       const c = d.order[d.closed++]!;
-      if (!c.closed) this.closeConnection(c, false);
+      if (!c.closed) this.closeConnection(c);
     }
     if (d.closed >= d.order.length) d.done();
   }
@@ -282,7 +285,10 @@ export class SseTransport implements ConnectionOwner {
   /** Destroys every stream and stops the timer. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
-    for (const c of this.slots.flat()) this.closeConnection(c, true);
+    for (const c of this.slots.flat()) {
+      c.out.destroy();
+      this.closed(c);
+    }
   }
 
   stats(): SseStats {
