@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { loadConfig, type ConfigKey } from '../src/config/index.js';
 import { startHerald, type Herald } from '../src/main.js';
 import { createLogger } from '../src/telemetry/index.js';
@@ -113,3 +113,48 @@ export class SseProbe {
     this.socket.destroy();
   }
 }
+
+/**
+ * A TCP proxy that can cut every connection through it, so the real
+ * EventSource client sees connections drop at arbitrary points.
+ */
+export function cuttingProxy(target: number): Promise<{ port: number; cutAll(): number; close(): void }> {
+  const pairs = new Set<[Socket, Socket]>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+    client.pipe(upstream).pipe(client);
+    const drop = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', drop);
+    upstream.on('close', drop);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      const cutAll = (): number => {
+        const n = pairs.size;
+        for (const [a, b] of [...pairs]) {
+          a.destroy();
+          b.destroy();
+        }
+        return n;
+      };
+      resolve({
+        port,
+        cutAll,
+        close() {
+          cutAll();
+          server.close();
+        },
+      });
+    }),
+  );
+}
+

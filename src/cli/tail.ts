@@ -85,6 +85,7 @@ export async function runTail(argv: string[]): Promise<number> {
       });
       res.body.setEncoding('utf8');
       for await (const chunk of res.body) parser.feed(chunk as string);
+      if (!abort.signal.aborted) console.error(`herald tail: stream ended; reconnecting in ${retryMs} ms`);
     } catch (err) {
       if (abort.signal.aborted) break;
       console.error(`herald tail: ${(err as Error).message}; reconnecting in ${retryMs} ms`);

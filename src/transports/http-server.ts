@@ -100,9 +100,7 @@ export class HttpFrontDoor {
       } catch (err) {
         socket.off('data', onData);
         this.pending.delete(socket);
-        const e = toHeraldError(err);
-        const body = JSON.stringify(e.toJSON());
-        socket.end(`HTTP/1.1 ${e.http} Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        this.sse.refuseRaw(socket, toHeraldError(err));
       }
     };
     socket.on('data', onData);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HeraldError, toHeraldError } from '../errors.js';
@@ -295,12 +295,13 @@ export class SseTransport implements ConnectionOwner {
     return { connections: this.count, bufferedBytes: this.bufferedTotal, shed: this.shedCount, refused: this.refusedCount };
   }
 
-  private refuseRaw(socket: Socket, e: HeraldError): void {
+  /** Answers a refused subscription on a raw socket with the JSON error, then closes it. */
+  refuseRaw(socket: Socket, e: HeraldError): void {
     const body = JSON.stringify(e.toJSON());
     const extra = e.retryAfterS !== undefined ? `Retry-After: ${e.retryAfterS}\r\n` : '';
     const cors = this.opts.corsAllowOrigin === '' ? '' : `Access-Control-Allow-Origin: ${this.opts.corsAllowOrigin}\r\n`;
     socket.end(
-      `HTTP/1.1 ${e.http} ${STATUS_TEXT[e.http] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}${cors}Connection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${e.http} ${STATUS_CODES[e.http] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}${cors}Connection: close\r\n\r\n${body}`,
     );
     this.noteRefusal(e, socket.remoteAddress ?? '');
   }
@@ -312,7 +313,6 @@ export class SseTransport implements ConnectionOwner {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
 export function retryAfter(e: HeraldError): Record<string, string> {
   return e.retryAfterS !== undefined ? { 'retry-after': String(e.retryAfterS) } : {};
