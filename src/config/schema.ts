@@ -29,6 +29,18 @@ export const DEFAULT_RETRY_JITTER_MS = 2_000;
 /** Below Kubernetes' default 30 s terminationGracePeriodSeconds, with room to exit. */
 export const DEFAULT_DRAIN_MS = 20_000;
 
+/**
+ * client-go's leader-election default; long enough that a few slow renewals
+ * (a busy apiserver, a GC pause) never drop a healthy replica, short enough
+ * that a crashed one leaves peers' view within seconds.
+ */
+export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** duration / 3: two renewals in a row can fail and the Lease still holds. */
+export const DEFAULT_LEASE_RENEW_MS = 5_000;
+
+/** RFC 1123 label: what a namespace name may be. */
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
 const MiB = 1024 * 1024;
 
 export const OPTIONS = {
@@ -47,6 +59,7 @@ export const OPTIONS = {
   maxClientConnections: { kind: 'int', default: 100, min: 1, max: 10_000_000, doc: 'Open SSE streams from one client address; past it 429.' },
   maxBufferedBytes: { kind: 'int', default: 256 * MiB, min: 1024, max: 1024 * 1024 * MiB, doc: 'Outbound bytes buffered across all streams; past it new subscribers get 503.' },
   maxConnectionBufferedBytes: { kind: 'int', default: 1 * MiB, min: 1024, max: 1024 * MiB, doc: 'Outbound bytes one stream may have buffered; past it the stream is closed (the client resumes from its cursor).' },
+  conflateTopics: { kind: 'string', default: '', pattern: /^[A-Za-z0-9._:*,-]*$/, doc: 'Topics whose subscribers conflate by default (comma-separated names, a trailing * matches a prefix): a congested stream keeps only the newest pending event per key instead of being closed. A subscriber can opt in or out with conflate=1 or conflate=0.' },
   maxEventBytes: { kind: 'int', default: 64 * 1024, min: 16, max: 16 * MiB, doc: 'Largest event data.' },
   drainMs: { kind: 'int', default: DEFAULT_DRAIN_MS, min: 0, max: 3_600_000, doc: 'On SIGTERM, open streams are closed spread over this window, then the process exits.' },
   idempotencyWindowMs: { kind: 'int', default: 5 * 60_000, min: 0, max: 24 * 3_600_000, doc: 'How long an idempotency_key is remembered.' },
@@ -55,6 +68,15 @@ export const OPTIONS = {
   corsAllowOrigin: { kind: 'string', default: '*', doc: 'Access-Control-Allow-Origin on SSE responses. Empty: no CORS header.' },
   retryAfterSeconds: { kind: 'int', default: 5, min: 1, max: 3600, doc: 'Retry-After sent with 503 and 429 on subscribe.' },
   requestHeadTimeoutMs: { kind: 'int', default: 10_000, min: 100, max: 600_000, doc: 'Time a client has to send its request head.' },
+  // cluster membership (src/cluster, docs/cluster.md)
+  cluster: { kind: 'enum', default: 'off', values: ['off', 'kubernetes'], doc: 'Replica membership: `off` runs one replica on its own; `kubernetes` holds a coordination.k8s.io Lease per replica and watches the others (docs/cluster.md).' },
+  namespace: { kind: 'string', default: 'default', pattern: DNS_LABEL, doc: 'Namespace of the Leases. The chart sets HERALD_NAMESPACE from the downward API (metadata.namespace).' },
+  podName: { kind: 'string', default: '', pattern: /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?)?$/, doc: 'Name of this replica and of its Lease. The chart sets HERALD_POD_NAME from the downward API (metadata.name). Empty: the hostname, lower-cased.' },
+  installation: { kind: 'string', default: 'herald', pattern: /^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, doc: 'Value of the app.kubernetes.io/instance label on the Leases, so two installations in one namespace never see each other (the chart uses the release name).' },
+  kubeconfig: { kind: 'string', default: '', doc: 'Kubeconfig file to reach the API server with. Empty: the in-cluster service account.' },
+  leaseDurationMs: { kind: 'int', default: DEFAULT_LEASE_DURATION_MS, min: 1000, max: 3_600_000, doc: 'Lease duration: a replica that stops renewing drops out of its peers\' view this long after they last saw its Lease change. Whole seconds (Lease.spec.leaseDurationSeconds).' },
+  leaseRenewMs: { kind: 'int', default: DEFAULT_LEASE_RENEW_MS, min: 100, max: 3_600_000, doc: 'Interval between renewals of the own Lease; must be below leaseDurationMs.' },
+  peerAddress: { kind: 'string', default: '', doc: 'host:port peers reach this replica\'s gRPC listener at, published on the Lease. The chart sets it to $(POD_IP):grpcPort. Empty: host (the hostname when host is a wildcard) and the bound gRPC port.' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ConfigKey = keyof typeof OPTIONS;

@@ -43,9 +43,9 @@ export class Group {
   }
 
   /** Sends one frame to every live member. The hot path of fan-out. */
-  broadcast(frame: Buffer): void {
+  broadcast(frame: Buffer, key?: string): void {
     const m = this.members;
-    for (let i = 0; i < m.length; i++) m[i]!.sink.write(frame);
+    for (let i = 0; i < m.length; i++) m[i]!.sink.write(frame, key);
   }
 
   static keyOf(sortedTopics: readonly string[], filter: Filter, envelope: boolean): string {

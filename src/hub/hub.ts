@@ -112,7 +112,7 @@ export class Hub {
         continue;
       }
       group.idPending = false;
-      group.broadcast(encodeFrame(group.cursor(), group.envelope ? envelopeBody(ev) : ev.body));
+      group.broadcast(encodeFrame(group.cursor(), group.envelope ? envelopeBody(ev) : ev.body), ev.key);
     }
   }
 

@@ -13,9 +13,10 @@ export interface Sink {
    * Queues a frame. Returns false when the transport would like no more
    * history frames until it calls `Subscription.pump()` (its buffer is above
    * a low mark). Live frames are sent regardless; the transport enforces
-   * its hard bound on buffered bytes by closing the connection.
+   * its hard bound on buffered bytes by closing the connection, or, for a
+   * conflating subscriber, by keeping only the newest frame per `key`.
    */
-  write(frame: Buffer): boolean;
+  write(frame: Buffer, key?: string): boolean;
 }
 
 export interface BodySource {
@@ -91,7 +92,7 @@ export class Subscription {
       pos[at] = next.ord;
       if (matches(filter, next)) {
         idOwed = false;
-        if (!this.sink.write(encodeFrame(encodeCursor(prefix, pos), this.bodies.bodyOf(next, envelope)))) return;
+        if (!this.sink.write(encodeFrame(encodeCursor(prefix, pos), this.bodies.bodyOf(next, envelope)), next.key)) return;
       } else {
         idOwed = true;
       }

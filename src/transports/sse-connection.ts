@@ -1,4 +1,5 @@
 import type { Sink, Subscription } from '../hub/index.js';
+import { HeldFrames } from './held-frames.js';
 
 /**
  * What a stream writes to: a raw net.Socket (the fast path) or a node:http
@@ -12,6 +13,7 @@ export interface StreamOut {
   end(): void;
   destroy(): void;
   readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
   once(event: 'drain', fn: () => void): unknown;
 }
 
@@ -19,6 +21,8 @@ export interface StreamOut {
 export interface ConnectionOwner {
   markDirty(conn: SseConnection): void;
   shed(conn: SseConnection, reason: string): void;
+  /** Counts frames conflation dropped (for stats). */
+  conflated(replaced: number): void;
   readonly maxConnectionBufferedBytes: number;
   /** Buffered bytes at which history replay pauses; well below the hard bound. */
   readonly replayHighWaterBytes: number;
@@ -52,6 +56,13 @@ export class SseConnection implements Sink {
   active = false;
   /** Replay paused on the buffer mark; resumes after the next flush drains. */
   private replayWaiting = false;
+  /**
+   * Conflation: when the socket is congested, keyed frames replace older
+   * ones with the same key instead of piling up (telemetry gauges).
+   */
+  conflate = false;
+  /** Frames held back while a conflating stream is congested; undefined otherwise. */
+  private held: HeldFrames | undefined;
   closed = false;
   /** Heartbeat wheel slot and index in it (owner's bookkeeping). */
   slot = -1;
@@ -63,16 +74,14 @@ export class SseConnection implements Sink {
     this.client = client;
   }
 
-  write(frame: Buffer): boolean {
+  write(frame: Buffer, key?: string): boolean {
     if (this.closed) return false;
-    const p = this.pending;
-    if (p === undefined) {
-      this.pending = frame;
-      this.owner.markDirty(this);
-    } else if (Array.isArray(p)) p.push(frame);
-    else this.pending = [p, frame];
-    this.pendingBytes += frame.length;
     this.active = true;
+    if (this.held !== undefined || (this.conflate && this.congested())) {
+      this.hold(frame, key);
+      return false;
+    }
+    this.queue(frame);
     const buffered = this.pendingBytes + this.out.writableLength;
     if (buffered > this.owner.maxConnectionBufferedBytes) {
       this.owner.shed(this, 'slow-consumer');
@@ -83,6 +92,40 @@ export class SseConnection implements Sink {
       return false;
     }
     return true;
+  }
+
+  private queue(frame: Buffer): void {
+    const p = this.pending;
+    if (p === undefined) {
+      this.pending = frame;
+      this.owner.markDirty(this);
+    } else if (Array.isArray(p)) p.push(frame);
+    else this.pending = [p, frame];
+    this.pendingBytes += frame.length;
+  }
+
+  /** The socket holds a backlog and will say when it drained. */
+  private congested(): boolean {
+    return this.out.writableNeedDrain && this.out.writableLength >= this.owner.replayHighWaterBytes;
+  }
+
+  private hold(frame: Buffer, key: string | undefined): void {
+    if (this.held === undefined) {
+      this.held = new HeldFrames();
+      this.out.once('drain', () => this.release());
+    }
+    this.held.push(frame, key);
+    // Unkeyed frames cannot be conflated: past the bound, shed as usual.
+    if (this.held.bytes + this.out.writableLength > this.owner.maxConnectionBufferedBytes) this.owner.shed(this, 'slow-consumer');
+  }
+
+  /** The socket drained: what survived conflation goes out, in order. */
+  private release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined || this.closed) return;
+    this.owner.conflated(held.replaced);
+    for (const f of held.frames()) this.queue(f);
   }
 
   /** Hands everything queued to the socket in one write. Called by the owner once per tick. */
@@ -113,6 +156,6 @@ export class SseConnection implements Sink {
 
   /** Bytes held in Node for this client: queued plus handed to the socket but not yet sent. */
   buffered(): number {
-    return this.pendingBytes + this.out.writableLength;
+    return this.pendingBytes + this.out.writableLength + (this.held?.bytes ?? 0);
   }
 }

@@ -69,10 +69,12 @@ export interface SubscribeParams {
   topics: string[];
   filter: Filter;
   envelope: boolean;
+  /** conflate=1 or 0; undefined leaves it to the topics' default. */
+  conflate: boolean | undefined;
   cursor: string | undefined;
 }
 
-const KNOWN_PARAMS = new Set(['topic', 'minSeverity', 'label', 'lastEventId', 'envelope']);
+const KNOWN_PARAMS = new Set(['topic', 'minSeverity', 'label', 'lastEventId', 'envelope', 'conflate']);
 
 /**
  * The subscription a request asks for. The Last-Event-ID header wins over the
@@ -85,14 +87,19 @@ export function parseSubscribe(target: string, lastEventIdHeader: string | undef
       throw new HeraldError('HERALD_ERR_QUERY_UNKNOWN', `unknown query parameter ${JSON.stringify(name.slice(0, 40))}; known: ${[...KNOWN_PARAMS].join(', ')}`);
     }
   }
-  const envelope = q.get('envelope');
-  if (envelope !== null && envelope !== '0' && envelope !== '1' && envelope !== 'true' && envelope !== 'false') {
-    throw new HeraldError('HERALD_ERR_QUERY_UNKNOWN', 'envelope must be 1, 0, true or false');
-  }
   return {
     topics: q.getAll('topic'),
     filter: parseFilter(q.get('minSeverity') ?? undefined, q.getAll('label')),
-    envelope: envelope === '1' || envelope === 'true',
+    envelope: flag(q, 'envelope') ?? false,
+    conflate: flag(q, 'conflate'),
     cursor: lastEventIdHeader || q.get('lastEventId') || undefined,
   };
+}
+
+function flag(q: URLSearchParams, name: string): boolean | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new HeraldError('HERALD_ERR_QUERY_UNKNOWN', `${name} must be 1, 0, true or false`);
 }

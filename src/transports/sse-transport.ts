@@ -16,6 +16,7 @@ export interface SseOptions {
   maxConnectionBufferedBytes: number;
   corsAllowOrigin: string;
   retryAfterSeconds: number;
+  conflateTopics: string;
 }
 
 export interface SseStats {
@@ -23,6 +24,8 @@ export interface SseStats {
   bufferedBytes: number;
   shed: number;
   refused: number;
+  /** Frames dropped by conflation because a newer one with the same key replaced them. */
+  conflated: number;
 }
 
 /** The sweep runs this often; heartbeats spread over the slots of one interval. */
@@ -61,6 +64,8 @@ export class SseTransport implements ConnectionOwner {
   private bufferedTotal = 0;
   private shedCount = 0;
   private refusedCount = 0;
+  private conflatedCount = 0;
+  private readonly conflateByDefault: (topic: string) => boolean;
   private draining: { order: SseConnection[]; closed: number; startedAt: number; windowMs: number; done: () => void } | undefined;
   private refusing = false;
   private readonly headBytes: Buffer;
@@ -74,6 +79,7 @@ export class SseTransport implements ConnectionOwner {
     const nSlots = Math.max(1, Math.round(opts.heartbeatMs / TARGET_TICK_MS));
     this.tickMs = opts.heartbeatMs / nSlots;
     this.slots = Array.from({ length: nSlots }, () => []);
+    this.conflateByDefault = topicMatcher(opts.conflateTopics);
     const cors = opts.corsAllowOrigin === '' ? '' : `Access-Control-Allow-Origin: ${opts.corsAllowOrigin}\r\n`;
     this.headBytes = Buffer.from(
       'HTTP/1.1 200 OK\r\n' +
@@ -151,6 +157,7 @@ export class SseTransport implements ConnectionOwner {
 
   private register(conn: SseConnection, params: ReturnType<typeof parseSubscribe>): void {
     const retry = this.opts.retryMs + Math.floor(Math.random() * (this.opts.retryJitterMs + 1));
+    conn.conflate = params.conflate ?? params.topics.some(this.conflateByDefault);
     conn.write(encodePreamble(retry));
     try {
       conn.sub = this.hub.subscribe({ topics: params.topics, filter: params.filter, envelope: params.envelope, cursor: params.cursor }, conn);
@@ -186,6 +193,10 @@ export class SseTransport implements ConnectionOwner {
       if (!c.closed && c.out.writableLength > 0) this.backlogged.add(c);
     }
   };
+
+  conflated(replaced: number): void {
+    this.conflatedCount += replaced;
+  }
 
   shed(conn: SseConnection, reason: string): void {
     if (conn.closed) return;
@@ -292,7 +303,7 @@ export class SseTransport implements ConnectionOwner {
   }
 
   stats(): SseStats {
-    return { connections: this.count, bufferedBytes: this.bufferedTotal, shed: this.shedCount, refused: this.refusedCount };
+    return { connections: this.count, bufferedBytes: this.bufferedTotal, shed: this.shedCount, refused: this.refusedCount, conflated: this.conflatedCount };
   }
 
   /** Answers a refused subscription on a raw socket with the JSON error, then closes it. */
@@ -316,6 +327,18 @@ export class SseTransport implements ConnectionOwner {
 
 export function retryAfter(e: HeraldError): Record<string, string> {
   return e.retryAfterS !== undefined ? { 'retry-after': String(e.retryAfterS) } : {};
+}
+
+/** `a,metrics.*` -> matches topic a and every topic starting with "metrics.". */
+function topicMatcher(spec: string): (topic: string) => boolean {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const p of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (p.endsWith('*')) prefixes.push(p.slice(0, -1));
+    else exact.add(p);
+  }
+  if (exact.size === 0 && prefixes.length === 0) return () => false;
+  return (t) => exact.has(t) || prefixes.some((p) => t.startsWith(p));
 }
 
 function clientAddress(header: string | undefined, peer: string | undefined): string {
