@@ -104,8 +104,9 @@ export class HttpFrontDoor {
       }
     };
     socket.on('data', onData);
+    // No close listener here: it would outlive the head as a closure per
+    // stream. The sweep drops sockets that closed while pending.
     this.pending.set(socket, Date.now() + this.opts.requestHeadTimeoutMs);
-    socket.once('close', () => this.pending.delete(socket));
     this.sweepTimer ??= setInterval(() => this.sweepPending(), 1000).unref();
   }
 
@@ -113,7 +114,8 @@ export class HttpFrontDoor {
   private sweepPending(): void {
     const now = Date.now();
     for (const [s, deadline] of this.pending) {
-      if (deadline <= now) {
+      if (s.destroyed) this.pending.delete(s);
+      else if (deadline <= now) {
         this.pending.delete(s);
         s.destroy();
       }
