@@ -88,11 +88,11 @@ export class Hub {
       labels: input.labels !== undefined && Object.keys(input.labels).length > 0 ? input.labels : undefined,
       key: input.key || undefined,
       ts: now,
-      body: encodeBody(type, input.data.toString('utf8')),
+      body: encodeBody(type, input.data),
       envelopeBody: undefined,
     };
     topic.append(ev, this.opts.historyMaxEvents);
-    const id = encodeCursor(cursorPrefix(this.epoch, topicSetFingerprint([topic.name])), [ev.ord]);
+    const id = topic.soloPrefix + ev.ord.toString(36);
     if (input.idempotencyKey) this.idempotency.remember(input.topic, input.idempotencyKey, id, now);
     this.fanOut(topic, ev);
     return { id, duplicate: false };
@@ -205,7 +205,7 @@ export class Hub {
     let t = this.topics.get(name);
     if (t !== undefined) return t;
     if (this.topics.size >= this.opts.maxTopics) this.evictIdleTopic();
-    t = new Topic(name, this.evictedThrough);
+    t = new Topic(name, this.evictedThrough, cursorPrefix(this.epoch, topicSetFingerprint([name])));
     this.topics.set(name, t);
     return t;
   }
@@ -249,6 +249,6 @@ function envelopeBody(ev: HubEvent): Buffer {
     ts: ev.ts,
     data,
   };
-  (ev as { envelopeBody: Buffer | undefined }).envelopeBody = encodeBody(ev.type, JSON.stringify(env));
+  (ev as { envelopeBody: Buffer | undefined }).envelopeBody = encodeBody(ev.type, Buffer.from(JSON.stringify(env), 'utf8'));
   return ev.envelopeBody!;
 }

@@ -28,7 +28,7 @@ describe('sse-frame', () => {
   it('sse-frame - any data, type and cursor round-trip through an independent parser as exactly one event', () => {
     fc.assert(
       fc.property(text, type, cursor, (data, t, id) => {
-        const { events, ids } = parse(encodeFrame(id, encodeBody(t, data)));
+        const { events, ids } = parse(encodeFrame(id, encodeBody(t, Buffer.from(data))));
         expect(events).toHaveLength(1);
         expect(events[0]!.data).toBe(normalised(data));
         expect(events[0]!.event ?? 'message').toBe(t);
@@ -42,7 +42,7 @@ describe('sse-frame', () => {
   it('sse-frame - a stream of many frames parses back to the same events in order', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(text, type, cursor), { minLength: 1, maxLength: 20 }), (frames) => {
-        const buf = Buffer.concat(frames.map(([d, t, id]) => encodeFrame(id, encodeBody(t, d))));
+        const buf = Buffer.concat(frames.map(([d, t, id]) => encodeFrame(id, encodeBody(t, Buffer.from(d)))));
         const { events } = parse(buf);
         expect(events.map((e) => [e.data, e.event ?? 'message', e.id])).toEqual(frames.map(([d, t, id]) => [normalised(d), t, id]));
       }),
@@ -51,7 +51,7 @@ describe('sse-frame', () => {
   });
 
   it('sse-frame - an id-only frame moves the last id without dispatching an event', () => {
-    const { events, ids } = parse(Buffer.concat([encodeFrame('e-f-1', encodeBody('message', 'x')), encodeIdOnly('e-f-2')]));
+    const { events, ids } = parse(Buffer.concat([encodeFrame('e-f-1', encodeBody('message', Buffer.from('x'))), encodeIdOnly('e-f-2')]));
     expect(events.map((e) => e.data)).toEqual(['x']);
     expect(ids).toEqual(['e-f-1', 'e-f-2']);
   });

@@ -9,11 +9,26 @@
  */
 
 const LINE_BREAK = /\r\n|\r|\n/;
+const DATA = Buffer.from('data: ', 'latin1');
+const END = Buffer.from('\n\n', 'latin1');
 
-/** `event:` (omitted for "message") and `data:` lines, and the blank line that dispatches. */
-export function encodeBody(type: string, data: string): Buffer {
-  let s = type === 'message' ? '' : 'event: ' + type + '\n';
-  const lines = data.split(LINE_BREAK);
+/**
+ * `event:` (omitted for "message") and `data:` lines, and the blank line that
+ * dispatches. Data is UTF-8 bytes (validated by the hub); single-line data,
+ * the common case, is copied as bytes without a round trip through a string.
+ */
+export function encodeBody(type: string, data: Buffer): Buffer {
+  const event = type === 'message' ? '' : 'event: ' + type + '\n';
+  if (data.indexOf(0x0a) === -1 && data.indexOf(0x0d) === -1) {
+    const out = Buffer.allocUnsafe(event.length + DATA.length + data.length + END.length);
+    let at = out.write(event, 0, 'latin1');
+    at += DATA.copy(out, at);
+    at += data.copy(out, at);
+    END.copy(out, at);
+    return out;
+  }
+  let s = event;
+  const lines = data.toString('utf8').split(LINE_BREAK);
   for (let i = 0; i < lines.length; i++) s += 'data: ' + lines[i] + '\n';
   return Buffer.from(s + '\n', 'utf8');
 }

@@ -19,12 +19,15 @@ export class Topic {
   readonly groups: Group[] = [];
   /** Subscriptions still replaying history on this topic; they pin it against eviction. */
   replaying = 0;
+  /** Cursor prefix of a one-topic subscription: what an event id returned to a publisher starts with. */
+  readonly soloPrefix: string;
 
   private events: HubEvent[] = [];
   private start = 0;
 
-  constructor(name: string, floor: number) {
+  constructor(name: string, floor: number, soloPrefix: string) {
     this.name = name;
+    this.soloPrefix = soloPrefix;
     this.head = floor;
     this.trimmedThrough = floor;
   }
