@@ -1,0 +1,473 @@
+/**
+ * Herald side by side with nchan and a naive Node SSE server.
+ *
+ * One run starts each server fresh, one after another, under the same load:
+ *   idle    hold N idle subscriptions, measure RSS per connection
+ *   steady  S subscribers on one topic, E events at R per second
+ *   burst   the same subscribers, B events as fast as the server takes them
+ *   ingest  events per server CPU-second for gRPC PublishStream, unary
+ *           Publish and HTTP publish (what each server has)
+ * Subscribers are held by the C loadgen (loadgen/loadgen.c); publishers are
+ * keep-alive undici and grpc-js clients in this process.
+ *
+ * npm run bench [-- --quick] [--servers herald,nchan,naive]
+ *   [--scenarios idle,steady,burst,ingest] [--herald-cpu-prof]
+ * See bench/README.md for what each figure means.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { installCleanup } from './cleanup.js';
+import { buildLoadgen, LoadgenGroup, percentileNs, type LoadgenStats } from './loadgen.js';
+import { RESULTS_DIR, REPO_ROOT } from './paths.js';
+import { cpuTimes, hostCpu, rssKiB } from './proc-stats.js';
+import {
+  HttpPublisher,
+  ingestGrpcStream,
+  ingestGrpcUnary,
+  ingestHttp,
+  PAYLOAD_BYTES,
+  publishBurst,
+  publishPaced,
+  type PublishOutcome,
+} from './publishers.js';
+import {
+  buildTables,
+  checkTargets,
+  renderMarkdown,
+  renderText,
+  type FanoutResult,
+  type IdleResult,
+  type IngestResult,
+  type Results,
+  type ServerResult,
+} from './report.js';
+import {
+  heraldSpec,
+  naiveSpec,
+  nchanSpec,
+  SERVER_NAMES,
+  type IngestMode,
+  type RunningServer,
+  type ServerName,
+  type ServerSpec,
+} from './servers.js';
+
+type Scenario = 'idle' | 'steady' | 'burst' | 'ingest';
+const SCENARIOS: readonly Scenario[] = ['idle', 'steady', 'burst', 'ingest'];
+
+interface Config {
+  quick: boolean;
+  servers: ServerName[];
+  scenarios: Scenario[];
+  subscribers: number;
+  steadyEvents: number;
+  steadyRatePerS: number;
+  burstEvents: number;
+  /** Publishes in flight during the burst. */
+  burstWindow: number;
+  idleConnections: number;
+  /** Loadgen processes: each is capped by the 20,000 open-file limit. */
+  loadgenProcesses: number;
+  ingest: Record<IngestMode, number>;
+  ingestWindow: Record<IngestMode, number>;
+  /** Upper bound on any one publishing phase. */
+  phaseDeadlineMs: number;
+  /** A phase ends when no delivery arrived for this long after the last publish. */
+  stallMs: number;
+  readyTimeoutMs: number;
+  heraldArgs: string[];
+  heraldNodeArgs: string[];
+  out: string;
+}
+
+/** Time for RSS to settle after the server starts or after the last connection. */
+const SETTLE_MS = 2_000;
+const POLL_MS = 50;
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function listOf<T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] {
+  if (!raw) return [...all];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!all.includes(i as T)) throw new Error(`unknown ${what} "${i}" (one of ${all.join(', ')})`);
+  return items as T[];
+}
+
+function intOf(raw: string | undefined, fallback: number, what: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function config(): Config {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      servers: { type: 'string' },
+      scenarios: { type: 'string' },
+      subscribers: { type: 'string' },
+      'idle-connections': { type: 'string' },
+      'herald-cpu-prof': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const env = process.env;
+  const quick = values.quick || env.BENCH_SMOKE === '1' || env.BENCH_QUICK === '1';
+  const cpuProf = values['herald-cpu-prof'] || env.BENCH_HERALD_CPU_PROF === '1';
+  return {
+    quick,
+    servers: listOf(values.servers ?? env.BENCH_SERVERS, SERVER_NAMES, 'server'),
+    scenarios: listOf(values.scenarios ?? env.BENCH_SCENARIOS, SCENARIOS, 'scenario'),
+    subscribers: intOf(values.subscribers ?? env.BENCH_SUBSCRIBERS, quick ? 300 : 10_000, 'subscribers'),
+    steadyEvents: quick ? 10 : 50,
+    steadyRatePerS: quick ? 10 : 5,
+    burstEvents: quick ? 50 : 200,
+    burstWindow: 8,
+    idleConnections: intOf(values['idle-connections'] ?? env.BENCH_IDLE_CONNECTIONS, quick ? 500 : 15_000, 'idle connections'),
+    loadgenProcesses: 2,
+    ingest: quick
+      ? { grpcStream: 5_000, grpcUnary: 1_000, http: 2_000 }
+      : { grpcStream: 200_000, grpcUnary: 30_000, http: 50_000 },
+    ingestWindow: { grpcStream: 1_000, grpcUnary: 64, http: 32 },
+    phaseDeadlineMs: quick ? 20_000 : 120_000,
+    stallMs: quick ? 3_000 : 10_000,
+    readyTimeoutMs: quick ? 30_000 : 180_000,
+    heraldArgs: (env.BENCH_HERALD_ARGS ?? '').split(/\s+/).filter(Boolean),
+    heraldNodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')] : [],
+    out: values.out ?? env.BENCH_OUT ?? RESULTS_DIR,
+  };
+}
+
+const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 18080);
+const PORTS = { heraldHttp: PORT_BASE, heraldGrpc: PORT_BASE + 1, nchan: PORT_BASE + 2, naive: PORT_BASE + 3 };
+
+function spec(name: ServerName, cfg: Config): ServerSpec {
+  switch (name) {
+    case 'herald':
+      return heraldSpec(PORTS, cfg.heraldArgs, cfg.heraldNodeArgs);
+    case 'nchan':
+      return nchanSpec(PORTS, log);
+    case 'naive':
+      return naiveSpec(PORTS);
+  }
+}
+
+async function withServer<T>(s: ServerSpec, fn: (srv: RunningServer) => Promise<T>): Promise<T> {
+  const srv = await s.start();
+  try {
+    return await fn(srv);
+  } finally {
+    const t0 = performance.now();
+    await srv.stop();
+    const took = (performance.now() - t0) / 1000;
+    if (took > 1) log(`${s.name}: took ${took.toFixed(1)} s to stop`);
+  }
+}
+
+async function withSubscribers<T>(
+  s: ServerSpec,
+  cfg: Config,
+  connections: number,
+  fn: (group: LoadgenGroup, connected: number) => Promise<T>,
+): Promise<T> {
+  const t0 = performance.now();
+  const { group, connected, failed } = await LoadgenGroup.start({
+    port: s.httpPort,
+    path: s.ssePath,
+    connections,
+    processes: cfg.loadgenProcesses,
+    readyTimeoutMs: cfg.readyTimeoutMs,
+  });
+  log(`${s.name}: ${connected} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s` + (failed ? `, ${failed} FAILED` : ''));
+  try {
+    if (connected === 0) throw new Error(`no subscriber could connect (${failed} failed)`);
+    return await fn(group, connected);
+  } finally {
+    await group.quit();
+  }
+}
+
+async function runIdle(s: ServerSpec, cfg: Config): Promise<IdleResult> {
+  return withServer(s, async (srv) => {
+    await sleep(SETTLE_MS);
+    const before = rssKiB(srv.pids());
+    return withSubscribers(s, cfg, cfg.idleConnections, async (group, connected) => {
+      await sleep(SETTLE_MS);
+      srv.assertAlive();
+      const after = rssKiB(srv.pids());
+      const st = await group.stats();
+      srv.assertAlive();
+      if (st.open < connected) log(`${s.name}: idle: ${connected - st.open} connections closed by the server`);
+      if (st.open === 0) throw new Error('no idle connection stayed open');
+      return {
+        connections: st.open,
+        failed: cfg.idleConnections - connected,
+        rssBeforeKiB: before,
+        rssAfterKiB: after,
+        bytesPerConnection: ((after - before) * 1024) / Math.max(1, st.open),
+      };
+    });
+  });
+}
+
+/** Polls the loadgens until every expected delivery is in, deliveries stall, or the deadline. */
+async function waitDeliveries(group: LoadgenGroup, expected: number, cfg: Config): Promise<LoadgenStats> {
+  const start = performance.now();
+  let last = await group.stats();
+  let lastProgress = performance.now();
+  while (last.deliveries < expected) {
+    if (performance.now() - lastProgress > cfg.stallMs) break;
+    if (performance.now() - start > cfg.phaseDeadlineMs) break;
+    await sleep(POLL_MS);
+    const st = await group.stats();
+    if (st.deliveries > last.deliveries) lastProgress = performance.now();
+    last = st;
+  }
+  return last;
+}
+
+async function measureFanout(
+  srv: RunningServer,
+  group: LoadgenGroup,
+  subscribers: number,
+  cfg: Config,
+  publish: () => Promise<PublishOutcome>,
+): Promise<FanoutResult> {
+  await group.reset();
+  const cpu0 = cpuTimes(srv.pids());
+  const host0 = hostCpu();
+  const self0 = process.cpuUsage();
+  const startNs = process.hrtime.bigint();
+  const out = await publish();
+  const published = out.sent - out.errors;
+  const expected = published * subscribers;
+  const st = await waitDeliveries(group, expected, cfg);
+  srv.assertAlive();
+  const cpu1 = cpuTimes(srv.pids());
+  const host1 = hostCpu();
+  const self = process.cpuUsage(self0);
+  const serverCpuS = cpu1.userS + cpu1.sysS - cpu0.userS - cpu0.sysS;
+  const hostBusyS = host1.busyS - host0.busyS;
+  const wallS = st.lastNs ? Number(BigInt(st.lastNs) - startNs) / 1e9 : Number.NaN;
+  return {
+    subscribers,
+    events: published,
+    expected,
+    deliveries: st.deliveries,
+    missing: expected - st.deliveries,
+    publishErrors: out.errors,
+    ...(out.firstError !== undefined ? { firstPublishError: out.firstError } : {}),
+    publishWallS: out.wallS,
+    wallS,
+    deliveriesPerS: st.deliveries / wallS,
+    serverCpuS,
+    serverUserS: cpu1.userS - cpu0.userS,
+    serverSysS: cpu1.sysS - cpu0.sysS,
+    hostBusyS,
+    hostSoftirqS: host1.softirqS - host0.softirqS,
+    hostIdleS: host1.idleS - host0.idleS,
+    otherCpuS: hostBusyS - serverCpuS - st.cpuS - (self.user + self.system) / 1e6,
+    cpuSPerMillion: (serverCpuS / st.deliveries) * 1e6,
+    userSPerMillion: ((cpu1.userS - cpu0.userS) / st.deliveries) * 1e6,
+    p50Ms: percentileNs(st.hist, 0.5) / 1e6,
+    p99Ms: percentileNs(st.hist, 0.99) / 1e6,
+    maxMs: st.latMaxNs / 1e6,
+    meanMs: st.latSumNs / Math.max(1, st.deliveries - st.noTimestamp) / 1e6,
+    loadgenCpuS: st.cpuS,
+    closedByPeer: st.closedByPeer,
+  };
+}
+
+function describeFanout(name: string, what: string, r: FanoutResult): string {
+  return (
+    `${name}: ${what}: ${r.deliveries}/${r.expected} deliveries, ${r.serverCpuS.toFixed(2)} server CPU-s, ` +
+    `(user ${r.serverUserS.toFixed(2)}, sys ${r.serverSysS.toFixed(2)}), ` +
+    `${r.cpuSPerMillion.toFixed(3)} CPU-s/M, host busy ${r.hostBusyS.toFixed(2)} / idle ${r.hostIdleS.toFixed(2)} / softirq ${r.hostSoftirqS.toFixed(2)} CPU-s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ` +
+    `loadgen ${r.loadgenCpuS.toFixed(2)} CPU-s, other ${r.otherCpuS.toFixed(2)} CPU-s` +
+    (r.publishErrors ? `, ${r.publishErrors} publish errors (${r.firstPublishError})` : '')
+  );
+}
+
+async function runFanout(s: ServerSpec, cfg: Config, result: ServerResult): Promise<void> {
+  const doSteady = cfg.scenarios.includes('steady');
+  const doBurst = cfg.scenarios.includes('burst');
+  await withServer(s, (srv) =>
+    withSubscribers(s, cfg, cfg.subscribers, async (group, connected) => {
+      const pub = new HttpPublisher(s.http, cfg.burstWindow);
+      try {
+        // One event first, not counted, so each server has taken its
+        // publish and fan-out paths once (JIT, lazy allocations) before measuring.
+        await measureFanout(srv, group, connected, cfg, () => publishPaced(pub, 1, 1));
+        if (doSteady) {
+          result.steady = await measureFanout(srv, group, connected, cfg, () =>
+            publishPaced(pub, cfg.steadyEvents, cfg.steadyRatePerS),
+          );
+          log(describeFanout(s.name, 'steady', result.steady));
+        }
+        if (doBurst) {
+          await sleep(1_000);
+          result.burst = await measureFanout(srv, group, connected, cfg, () =>
+            publishBurst(pub, cfg.burstEvents, cfg.burstWindow, cfg.phaseDeadlineMs),
+          );
+          log(describeFanout(s.name, 'burst', result.burst));
+        }
+      } finally {
+        await pub.close();
+      }
+    }),
+  );
+}
+
+async function runIngest(s: ServerSpec, cfg: Config): Promise<NonNullable<ServerResult['ingest']>> {
+  const out: NonNullable<ServerResult['ingest']> = {};
+  await withServer(s, async (srv) => {
+    for (const mode of s.ingestModes) {
+      const count = cfg.ingest[mode];
+      const window = cfg.ingestWindow[mode];
+      const run = (n: number): Promise<PublishOutcome> => {
+        switch (mode) {
+          case 'grpcStream':
+            return ingestGrpcStream(s.grpcAddress ?? '', n, window, cfg.phaseDeadlineMs);
+          case 'grpcUnary':
+            return ingestGrpcUnary(s.grpcAddress ?? '', n, window, cfg.phaseDeadlineMs);
+          case 'http':
+            return ingestHttp(s.http, n, window, cfg.phaseDeadlineMs);
+        }
+      };
+      await run(Math.max(100, Math.floor(count / 10))); // warm-up, not counted
+      const cpu0 = cpuTimes(srv.pids());
+      const host0 = hostCpu();
+      const self0 = process.cpuUsage();
+      const o = await run(count);
+      srv.assertAlive();
+      const cpu1 = cpuTimes(srv.pids());
+      const self = process.cpuUsage(self0);
+      const hostBusyS = hostCpu().busyS - host0.busyS;
+      const serverCpuS = cpu1.userS + cpu1.sysS - cpu0.userS - cpu0.sysS;
+      const events = o.sent - o.errors;
+      const r: IngestResult = {
+        events,
+        errors: o.errors,
+        ...(o.firstError !== undefined ? { firstError: o.firstError } : {}),
+        serverCpuS,
+        serverUserS: cpu1.userS - cpu0.userS,
+        serverSysS: cpu1.sysS - cpu0.sysS,
+        otherCpuS: hostBusyS - serverCpuS - (self.user + self.system) / 1e6,
+        eventsPerCpuS: events / serverCpuS,
+        wallS: o.wallS,
+        eventsPerS: events / o.wallS,
+      };
+      out[mode] = r;
+      log(
+        `${s.name}: ingest ${mode}: ${events} events, ${serverCpuS.toFixed(2)} server CPU-s, ` +
+          `${Math.round(r.eventsPerCpuS)} events/CPU-s, ${Math.round(r.eventsPerS)} events/s` +
+          (o.errors ? `, ${o.errors} errors (${o.firstError})` : ''),
+      );
+    }
+  });
+  return out;
+}
+
+function machine(): Record<string, unknown> {
+  const sh = (cmd: string, args: string[]): string => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+  };
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    nginx: sh('/usr/sbin/nginx', ['-v']),
+    gcc: sh('gcc', ['--version']),
+    commit,
+  };
+}
+
+async function main(): Promise<number> {
+  installCleanup();
+  const cfg = config();
+  const startedAt = new Date().toISOString();
+  log(`${cfg.quick ? 'quick smoke' : 'full'} run: servers ${cfg.servers.join(', ')}; scenarios ${cfg.scenarios.join(', ')}`);
+  buildLoadgen();
+  const results: Results = {};
+  let failures = 0;
+  for (const name of cfg.servers) {
+    const s = spec(name, cfg);
+    const result: ServerResult = { errors: {} };
+    results[name] = result;
+    const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        failures++;
+        result.errors[what] = (err as Error).message;
+        log(`${name}: ${what} FAILED: ${(err as Error).message}`);
+      }
+    };
+    await attempt('prepare', async () => s.prepare());
+    if (result.errors.prepare) continue;
+    if (cfg.scenarios.includes('idle')) {
+      await attempt('idle', async () => {
+        result.idle = await runIdle(s, cfg);
+        log(`${name}: idle: ${result.idle.connections} conns, ${Math.round(result.idle.bytesPerConnection)} bytes RSS per connection`);
+      });
+    }
+    if (cfg.scenarios.includes('steady') || cfg.scenarios.includes('burst')) {
+      await attempt('fanout', () => runFanout(s, cfg, result));
+    }
+    if (cfg.scenarios.includes('ingest')) {
+      await attempt('ingest', async () => {
+        result.ingest = await runIngest(s, cfg);
+      });
+    }
+    // A run that lost deliveries or connections is not a clean measurement.
+    for (const r of [result.steady, result.burst]) if (r && (r.missing > 0 || r.closedByPeer > 0)) failures++;
+    if (result.idle && (result.idle.failed > 0 || result.idle.connections < cfg.idleConnections)) failures++;
+    for (const r of Object.values(result.ingest ?? {})) if (r.errors > 0) failures++;
+  }
+
+  const labels = {
+    steady: `steady: ${cfg.subscribers.toLocaleString('en-US')} subscribers, ${cfg.steadyEvents} events at ${cfg.steadyRatePerS}/s, ${PAYLOAD_BYTES} B`,
+    burst: `burst: ${cfg.subscribers.toLocaleString('en-US')} subscribers, ${cfg.burstEvents} events as fast as possible (${cfg.burstWindow} in flight)`,
+    idle: `idle: ${cfg.idleConnections.toLocaleString('en-US')} idle SSE connections`,
+    ingest: `ingest: events per server CPU-second (gRPC stream ${cfg.ingest.grpcStream.toLocaleString('en-US')}, unary ${cfg.ingest.grpcUnary.toLocaleString('en-US')}, HTTP ${cfg.ingest.http.toLocaleString('en-US')} events)`,
+  };
+  const tables = buildTables(results, labels);
+  const info = machine();
+  const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, commit ${info.commit}`;
+  process.stdout.write(`\n${header}\n\n${tables.map(renderText).join('\n\n')}\n`);
+  const errors = Object.entries(results).flatMap(([n, r]) => Object.entries(r?.errors ?? {}).map(([k, v]) => `${n} ${k}: ${v}`));
+  if (errors.length) process.stdout.write(`\nerrors:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
+
+  mkdirSync(cfg.out, { recursive: true });
+  const { out: _out, ...cfgOut } = cfg;
+  const json = { startedAt, finishedAt: new Date().toISOString(), machine: info, config: cfgOut, results, targets: checkTargets(results) };
+  writeFileSync(join(cfg.out, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(cfg.out, 'latest.md'), `${header}\n\n${tables.map(renderMarkdown).join('\n\n')}\n`);
+  log(`wrote ${join(cfg.out, 'latest.json')} and latest.md`);
+  return failures ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
