@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 describe('sse resume', () => {
-  it('sse - a real EventSource that loses its connection at random points gets every event of every topic once, in order', async () => {
+  it('sse - a real EventSource that loses its connection at random points gets every event of every topic once, in order', { timeout: 30_000 }, async () => {
     herald = await startTestHerald({ retryMs: 5, retryJitterMs: 10 });
     const proxy = await cuttingProxy(herald.httpPort);
     const got: { topic: string; n: number }[] = [];
@@ -38,6 +38,20 @@ describe('sse resume', () => {
     expect(cuts).toBeGreaterThan(0);
     expect(opens).toBeGreaterThan(1);
     expect(got).toEqual(expected);
+  });
+
+  it('sse - a stream cut before its first event still resumes: the starting cursor comes with the preamble', async () => {
+    herald = await startTestHerald();
+    const first = new SseProbe(herald.httpPort, '/v1/events?topic=a&topic=b');
+    await waitUntil(() => first.ids.length === 1, 5000, 'starting cursor');
+    expect(first.events).toEqual([]);
+    first.close();
+    await publish(herald, { topic: 'b', data: 'while away' });
+    const back = new SseProbe(herald.httpPort, '/v1/events?topic=a&topic=b', { 'Last-Event-ID': first.lastId()! });
+    await back.waitForEvents(1);
+    expect(back.data()).toEqual(['while away']);
+    expect(back.resets()).toEqual([]);
+    back.close();
   });
 
   it('sse - resumes every topic from the Last-Event-ID header and from the lastEventId parameter', async () => {

@@ -154,7 +154,8 @@ describe('sse stream', () => {
     await publish(herald, { topic: 't', data: 'crit-us', severity: 'critical', labels: { region: 'us' } });
     await publish(herald, { topic: 't', data: 'err-eu', severity: 'error', labels: { region: 'eu', x: 'y' } });
     for (let i = 0; i < 10; i++) await publish(herald, { topic: 't', data: `debug-${i}`, severity: 'debug', labels: { region: 'eu' } });
-    await waitUntil(() => f.ids.length >= 3, 5000, 'id-only frame');
+    // ids: the starting cursor, warn-eu, err-eu, then one id-only frame for the filtered tail.
+    await waitUntil(() => f.ids.length >= 4, 5000, 'id-only frame');
     expect(f.data()).toEqual(['warn-eu', 'err-eu']);
     f.close();
     // The cursor moved past the ten filtered events (more than history holds),

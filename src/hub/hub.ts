@@ -179,6 +179,10 @@ export class Hub {
     for (const t of topics) t.replaying++;
     const sub = new Subscription(group, sink, positions, this.bodies, this.leave);
     if (lost.length > 0) sink.write(encodeReset(encodeCursor(group.prefix, positions), lost, reason));
+    // A new subscriber gets its starting cursor at once (an id-only frame), so
+    // if the connection drops before the first event it resumes from here
+    // instead of reconnecting without an id and missing what came between.
+    else if (decoded === undefined) sink.write(encodeIdOnly(encodeCursor(group.prefix, positions)));
     sub.pump();
     return sub;
   }
