@@ -155,6 +155,21 @@ export const ERRORS = {
     grpc: GrpcStatus.INTERNAL,
     doc: 'A flag or HERALD_* variable is not a configuration key; the message suggests the closest one.',
   },
+  HERALD_ERR_CLUSTER_KUBECONFIG: {
+    http: 500,
+    grpc: GrpcStatus.INTERNAL,
+    doc: 'cluster=kubernetes, but the kubeconfig file cannot be loaded, or (no --kubeconfig) the process has no in-cluster service account.',
+  },
+  HERALD_ERR_CLUSTER_API: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    doc: 'The Kubernetes API server is unreachable or refused a Lease request; the replica serves on with its last view of the members (degraded).',
+  },
+  HERALD_ERR_CLUSTER_LEASE_HELD: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    doc: 'Another process holds the Lease named after this replica (two replicas with one podName); this one waits for it to expire.',
+  },
   HERALD_ERR_INTERNAL: {
     http: 500,
     grpc: GrpcStatus.INTERNAL,

@@ -1,3 +1,4 @@
+import { createMembership, type Membership } from './cluster/index.js';
 import type { Config } from './config/index.js';
 import { Hub } from './hub/index.js';
 import { GrpcIngest, httpPublishHandler } from './ingest/index.js';
@@ -11,6 +12,7 @@ export interface Herald {
   readonly hub: Hub;
   readonly sse: SseTransport;
   readonly log: Logger;
+  readonly membership: Membership;
   /** Readiness off, streams closed over drainMs, listeners closed. */
   shutdown(): Promise<void>;
   /** Everything closed at once (tests). */
@@ -21,8 +23,8 @@ export interface Herald {
 const GRPC_SHUTDOWN_GRACE_MS = 5_000;
 
 /**
- * The composition root: config, telemetry, hub, ingest, transports, in that
- * order; shutdown undoes them in reverse.
+ * The composition root: config, telemetry, hub, ingest, transports, cluster,
+ * in that order; shutdown undoes them in reverse.
  */
 export async function startHerald(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Herald> {
   const hub = new Hub({
@@ -39,13 +41,14 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
 
   const sse = new SseTransport(hub, config, log);
   let ready = false;
+  let membership: Membership | undefined;
   const http = new HttpFrontDoor(
     { host: config.host, port: config.httpPort, requestHeadTimeoutMs: config.requestHeadTimeoutMs, clientAddressHeader: config.clientAddressHeader },
     sse,
     {
       'POST /v1/publish': httpPublishHandler(hub, config.maxEventBytes),
       'GET /healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
-      'GET /readyz': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', epoch: hub.epoch, ...sse.stats() }),
+      'GET /readyz': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', epoch: hub.epoch, ...sse.stats(), cluster: membership?.stats() }),
     },
     log,
   );
@@ -56,6 +59,10 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
   try {
     grpcPort = await grpc.listen();
     httpPort = await http.listen();
+    // Cluster last: the Lease publishes the gRPC port, known only now. An
+    // unreachable API server does not fail the start (degraded); bad credentials do.
+    membership = createMembership(config, { epoch: hub.epoch, grpcPort }, log);
+    await membership.start();
   } catch (err) {
     // A port in use must not leave the other listener holding the process open.
     sse.close();
@@ -72,9 +79,13 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
     hub,
     sse,
     log,
+    membership,
     shutdown() {
       stopping ??= (async () => {
         ready = false;
+        // Leave at once (the own Lease is deleted) so peers drop us now; the
+        // drain does not wait on the API server.
+        const leaving = membership.stop();
         sse.refuseNew();
         log.info({ drainMs: config.drainMs, streams: sse.stats().connections }, 'draining');
         await sse.drain(config.drainMs);
@@ -82,12 +93,14 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
         await grpc.close(GRPC_SHUTDOWN_GRACE_MS);
         sse.close();
         await http.close();
+        await leaving;
         log.info('stopped');
       })();
       return stopping;
     },
     async close() {
       ready = false;
+      await membership.stop();
       sse.close();
       await Promise.all([http.close(), grpc.close(0)]);
     },

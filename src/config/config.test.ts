@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { HeraldError } from '../errors.js';
 import { renderConfigDocs } from './docs.js';
+import { leaseName } from './load.js';
 import { type ConfigKey, envName, flagName, loadConfig, OPTIONS } from './index.js';
 
 const CONFIG_DOC = new URL('../../docs/config.md', import.meta.url);
@@ -45,7 +47,38 @@ describe('config docs', () => {
 describe('loadConfig', () => {
   it('config - empty argv and env give every default', () => {
     const config = loadConfig([], {});
-    for (const key of Object.keys(OPTIONS) as ConfigKey[]) expect(config[key], key).toBe(OPTIONS[key].default);
+    for (const key of Object.keys(OPTIONS) as ConfigKey[]) {
+      if (key === 'podName') continue; // derived from the hostname, below
+      expect(config[key], key).toBe(OPTIONS[key].default);
+    }
+  });
+
+  it('config - an empty podName becomes the hostname as a valid Lease name', () => {
+    expect(loadConfig([], {}).podName).toBe(leaseName(hostname()));
+    expect(loadConfig([], {}).podName).toMatch(OPTIONS.podName.pattern);
+    expect(leaseName('My_Laptop.local')).toBe('my-laptop.local');
+    expect(leaseName('--')).toBe('herald');
+    expect(loadConfig([], { HERALD_POD_NAME: 'herald-7f9c-x2' }).podName).toBe('herald-7f9c-x2');
+  });
+
+  it('config - leaseRenewMs must be below leaseDurationMs, naming both keys', () => {
+    const e = thrown(() => loadConfig(['--lease-duration-ms', '3000', '--lease-renew-ms', '3000'], {}));
+    expect(e.code).toBe('HERALD_ERR_CONFIG_INVALID');
+    expect(e.message).toContain('leaseRenewMs (3000)');
+    expect(e.message).toContain('leaseDurationMs (3000)');
+    expect(loadConfig(['--lease-duration-ms', '3000', '--lease-renew-ms', '1000'], {}).leaseRenewMs).toBe(1000);
+  });
+
+  it('config - leaseDurationMs must be whole seconds', () => {
+    const e = thrown(() => loadConfig(['--lease-duration-ms', '2500', '--lease-renew-ms', '1000'], {}));
+    expect(e.code).toBe('HERALD_ERR_CONFIG_INVALID');
+    expect(e.message).toContain('leaseDurationSeconds');
+  });
+
+  it('config - cluster mode is off by default and kubernetes on request', () => {
+    expect(loadConfig([], {}).cluster).toBe('off');
+    expect(loadConfig(['--cluster', 'kubernetes'], {}).cluster).toBe('kubernetes');
+    expect(thrown(() => loadConfig(['--cluster', 'consul'], {})).message).toContain('off, kubernetes');
   });
 
   it('config - reads HERALD_* environment', () => {

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+
 import { HeraldError } from '../errors.js';
 import { type Config, type ConfigKey, OPTIONS, type OptionSpec, envName, flagName } from './schema.js';
 
@@ -54,8 +56,23 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {},
     const given = raw.get(key);
     out[key] = given === undefined ? spec.default : coerce(key, spec, given.value, given.source);
   }
+  deriveDefaults(out);
   checkRelations(out as Config);
   return Object.freeze(out) as Config;
+}
+
+/**
+ * Defaults that depend on the machine. A pod's hostname is its name, so a
+ * local run and a pod without HERALD_POD_NAME still get a usable Lease name.
+ */
+function deriveDefaults(out: Record<string, unknown>): void {
+  if (out.podName === '') out.podName = leaseName(hostname());
+}
+
+/** A hostname as a Lease name (an RFC 1123 subdomain): lower-cased, anything else becomes `-`. */
+export function leaseName(host: string): string {
+  const name = host.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 253);
+  return name === '' ? 'herald' : name;
 }
 
 /** Rules between keys. Each names both keys, so the fix is obvious. */
@@ -66,6 +83,20 @@ function checkRelations(c: Config): void {
     throw new HeraldError(
       'HERALD_ERR_CONFIG_INVALID',
       `maxConnectionBufferedBytes (${c.maxConnectionBufferedBytes}) must be at least 4 x maxEventBytes (${c.maxEventBytes})`,
+    );
+  }
+  // A holder that renews no faster than its Lease lasts drops out of its
+  // peers' view between renewals.
+  if (c.leaseRenewMs >= c.leaseDurationMs) {
+    throw new HeraldError(
+      'HERALD_ERR_CONFIG_INVALID',
+      `leaseRenewMs (${c.leaseRenewMs}) must be below leaseDurationMs (${c.leaseDurationMs})`,
+    );
+  }
+  if (c.leaseDurationMs % 1000 !== 0) {
+    throw new HeraldError(
+      'HERALD_ERR_CONFIG_INVALID',
+      `leaseDurationMs (${c.leaseDurationMs}) must be whole seconds: it is written as Lease.spec.leaseDurationSeconds`,
     );
   }
 }
