@@ -61,6 +61,24 @@ describe('conflation', () => {
     again.close();
   });
 
+  it('conflation - a conflating subscriber replaying a long history through a stall still reaches live', { timeout: 60_000 }, async () => {
+    // Short heartbeats: one lands while the paused socket is congested mid-replay.
+    herald = await startTestHerald({ maxConnectionBufferedBytes: 256 * 1024, historyMaxEvents: 50_000, heartbeatMs: 100 });
+    const first = new SseProbe(herald.httpPort, '/v1/events?topic=metrics');
+    await waitUntil(() => first.ids.length === 1, 5000, 'starting cursor');
+    first.close();
+    await flood(herald, 'metrics', 20_000);
+    const p = new SseProbe(herald.httpPort, '/v1/events?topic=metrics&conflate=1', { 'Last-Event-ID': first.lastId()! });
+    p.socket.pause();
+    await new Promise((r) => setTimeout(r, 800));
+    p.socket.resume();
+    await waitUntil(() => p.events.at(-1)?.data === 'gauge-4=19999 ' + 'p'.repeat(1024), 30_000, 'the end of history');
+    herald.hub.publish({ topic: 'metrics', type: 'alert', data: Buffer.from('live') });
+    await waitUntil(() => p.events.at(-1)?.data === 'live', 5000, 'a live event after the replay');
+    expect(herald.sse.stats().shed).toBe(0);
+    p.close();
+  });
+
   it('conflation - the same stall without conflation closes the stream (topic default can turn it on)', { timeout: 60_000 }, async () => {
     herald = await startTestHerald({ maxConnectionBufferedBytes: 256 * 1024, conflateTopics: 'gauges.*' });
     const plain = new SseProbe(herald.httpPort, '/v1/events?topic=metrics');

@@ -79,6 +79,8 @@ export class SseConnection implements Sink {
     this.active = true;
     if (this.held !== undefined || (this.conflate && this.congested())) {
       this.hold(frame, key);
+      // A replay paused here goes on after the held frames are released and flushed.
+      this.replayWaiting = true;
       return false;
     }
     this.queue(frame);
