@@ -61,7 +61,7 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
     httpPort = await http.listen();
     // Cluster last: the Lease publishes the gRPC port, known only now. An
     // unreachable API server does not fail the start (degraded); bad credentials do.
-    membership = createMembership(config, { epoch: hub.epoch, grpcPort }, log);
+    membership = await createMembership(config, { epoch: hub.epoch, grpcPort }, log);
     await membership.start();
   } catch (err) {
     // A port in use must not leave the other listener holding the process open.

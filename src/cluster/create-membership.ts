@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 
 import type { Config } from '../config/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { LeaseMembership } from './lease-membership.js';
 import type { Membership } from './membership.js';
 import { StaticMembership } from './static-membership.js';
 
@@ -12,10 +11,16 @@ export interface ReplicaIdentity {
   readonly grpcPort: number;
 }
 
-/** The membership `config.cluster` asks for. Throws HERALD_ERR_CLUSTER_KUBECONFIG for unusable credentials. */
-export function createMembership(config: Config, replica: ReplicaIdentity, log: Logger): Membership {
+/**
+ * The membership `config.cluster` asks for. Rejects with
+ * HERALD_ERR_CLUSTER_KUBECONFIG for unusable credentials. The Kubernetes
+ * client is loaded only for cluster=kubernetes: it costs tens of MiB of heap
+ * a single replica has no use for.
+ */
+export async function createMembership(config: Config, replica: ReplicaIdentity, log: Logger): Promise<Membership> {
   const peerAddress = config.peerAddress !== '' ? config.peerAddress : defaultPeerAddress(config.host, replica.grpcPort);
   if (config.cluster === 'off') return new StaticMembership({ name: config.podName, epoch: replica.epoch, peerAddress });
+  const { LeaseMembership } = await import('./lease-membership.js');
   return new LeaseMembership(
     {
       namespace: config.namespace,

@@ -27,15 +27,9 @@
  * and list and resolves whatever their outcome; stop(), first thing in the
  * drain, deletes the own Lease so peers see the leave at once.
  */
+// Only types from the Lease modules: importing them would load the
+// Kubernetes client into every replica; createMembership loads it on demand.
 export { createMembership, defaultPeerAddress, type ReplicaIdentity } from './create-membership.js';
-export { LeaseMembership, type LeaseMembershipOptions } from './lease-membership.js';
+export type { LeaseMembership, LeaseMembershipOptions } from './lease-membership.js';
 export { StaticMembership } from './static-membership.js';
 export type { Member, Membership, MembershipChange, MembershipState, MembershipStats } from './membership.js';
-export {
-  ANNOTATION_EPOCH,
-  ANNOTATION_PEER_ADDRESS,
-  LABEL_COMPONENT,
-  LABEL_INSTANCE,
-  LABEL_NAME,
-  labelSelector,
-} from './lease-record.js';
