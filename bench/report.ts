@@ -72,7 +72,8 @@ export interface Table {
   rows: string[][];
 }
 
-function num(n: number | undefined, digits = 0): string {
+/** A number with thousands separators, or "-" when there is none. */
+export function num(n: number | undefined, digits = 0): string {
   if (n === undefined || !Number.isFinite(n)) return '-';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

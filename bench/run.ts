@@ -12,17 +12,27 @@
  *
  * npm run bench [-- --quick] [--servers herald,nchan,naive]
  *   [--scenarios idle,steady,burst,ingest] [--herald-cpu-prof]
+ * npm run bench -- --soak [--soak-minutes 10] runs the soak instead
+ * (bench/soak.ts): the steady load for minutes, RSS sampled every 10 s.
  * See bench/README.md for what each figure means.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { installCleanup } from './cleanup.js';
-import { buildLoadgen, LoadgenGroup, percentileNs, type LoadgenStats } from './loadgen.js';
-import { RESULTS_DIR, REPO_ROOT } from './paths.js';
+import {
+  commitLabel,
+  log,
+  machine,
+  SETTLE_MS,
+  waitDeliveries,
+  withServer,
+  withSubscribers,
+  type PhaseLimits,
+} from './harness.js';
+import { buildLoadgen, LoadgenGroup, percentileNs } from './loadgen.js';
+import { RESULTS_DIR } from './paths.js';
 import { cpuTimes, hostCpu, rssKiB } from './proc-stats.js';
 import {
   HttpPublisher,
@@ -55,12 +65,16 @@ import {
   type ServerName,
   type ServerSpec,
 } from './servers.js';
+import { runSoak, SOAK_DEFAULT_MINUTES } from './soak.js';
 
 type Scenario = 'idle' | 'steady' | 'burst' | 'ingest';
 const SCENARIOS: readonly Scenario[] = ['idle', 'steady', 'burst', 'ingest'];
 
-interface Config {
+interface Config extends PhaseLimits {
   quick: boolean;
+  /** Run the soak (bench/soak.ts) instead of the scenarios. */
+  soak: boolean;
+  soakMinutes: number;
   servers: ServerName[];
   scenarios: Scenario[];
   subscribers: number;
@@ -70,26 +84,11 @@ interface Config {
   /** Publishes in flight during the burst. */
   burstWindow: number;
   idleConnections: number;
-  /** Loadgen processes: each is capped by the 20,000 open-file limit. */
-  loadgenProcesses: number;
   ingest: Record<IngestMode, number>;
   ingestWindow: Record<IngestMode, number>;
-  /** Upper bound on any one publishing phase. */
-  phaseDeadlineMs: number;
-  /** A phase ends when no delivery arrived for this long after the last publish. */
-  stallMs: number;
-  readyTimeoutMs: number;
   heraldArgs: string[];
   heraldNodeArgs: string[];
   out: string;
-}
-
-/** Time for RSS to settle after the server starts or after the last connection. */
-const SETTLE_MS = 2_000;
-const POLL_MS = 50;
-
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
 function listOf<T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] {
@@ -97,6 +96,14 @@ function listOf<T extends string>(raw: string | undefined, all: readonly T[], wh
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const i of items) if (!all.includes(i as T)) throw new Error(`unknown ${what} "${i}" (one of ${all.join(', ')})`);
   return items as T[];
+}
+
+function minutesOf(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  // Fractions are for trying the soak out; 24 h bounds a typo.
+  if (!Number.isFinite(n) || n <= 0 || n > 24 * 60) throw new Error(`soak minutes must be a number in (0, 1440], got "${raw}"`);
+  return n;
 }
 
 function intOf(raw: string | undefined, fallback: number, what: string): number {
@@ -115,6 +122,8 @@ function config(): Config {
       subscribers: { type: 'string' },
       'idle-connections': { type: 'string' },
       'herald-cpu-prof': { type: 'boolean', default: false },
+      soak: { type: 'boolean', default: false },
+      'soak-minutes': { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -122,9 +131,13 @@ function config(): Config {
   const env = process.env;
   const quick = values.quick || env.BENCH_SMOKE === '1' || env.BENCH_QUICK === '1';
   const cpuProf = values['herald-cpu-prof'] || env.BENCH_HERALD_CPU_PROF === '1';
+  const soak = values.soak || env.BENCH_SOAK === '1';
   return {
     quick,
-    servers: listOf(values.servers ?? env.BENCH_SERVERS, SERVER_NAMES, 'server'),
+    soak,
+    soakMinutes: minutesOf(values['soak-minutes'] ?? env.BENCH_SOAK_MINUTES, quick ? 1 : SOAK_DEFAULT_MINUTES),
+    // The soak measures Herald alone unless servers are named.
+    servers: listOf(values.servers ?? env.BENCH_SERVERS ?? (soak ? 'herald' : undefined), SERVER_NAMES, 'server'),
     scenarios: listOf(values.scenarios ?? env.BENCH_SCENARIOS, SCENARIOS, 'scenario'),
     subscribers: intOf(values.subscribers ?? env.BENCH_SUBSCRIBERS, quick ? 300 : 10_000, 'subscribers'),
     steadyEvents: quick ? 10 : 50,
@@ -160,41 +173,6 @@ function spec(name: ServerName, cfg: Config): ServerSpec {
   }
 }
 
-async function withServer<T>(s: ServerSpec, fn: (srv: RunningServer) => Promise<T>): Promise<T> {
-  const srv = await s.start();
-  try {
-    return await fn(srv);
-  } finally {
-    const t0 = performance.now();
-    await srv.stop();
-    const took = (performance.now() - t0) / 1000;
-    if (took > 1) log(`${s.name}: took ${took.toFixed(1)} s to stop`);
-  }
-}
-
-async function withSubscribers<T>(
-  s: ServerSpec,
-  cfg: Config,
-  connections: number,
-  fn: (group: LoadgenGroup, connected: number) => Promise<T>,
-): Promise<T> {
-  const t0 = performance.now();
-  const { group, connected, failed } = await LoadgenGroup.start({
-    port: s.httpPort,
-    path: s.ssePath,
-    connections,
-    processes: cfg.loadgenProcesses,
-    readyTimeoutMs: cfg.readyTimeoutMs,
-  });
-  log(`${s.name}: ${connected} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s` + (failed ? `, ${failed} FAILED` : ''));
-  try {
-    if (connected === 0) throw new Error(`no subscriber could connect (${failed} failed)`);
-    return await fn(group, connected);
-  } finally {
-    await group.quit();
-  }
-}
-
 async function runIdle(s: ServerSpec, cfg: Config): Promise<IdleResult> {
   return withServer(s, async (srv) => {
     await sleep(SETTLE_MS);
@@ -216,22 +194,6 @@ async function runIdle(s: ServerSpec, cfg: Config): Promise<IdleResult> {
       };
     });
   });
-}
-
-/** Polls the loadgens until every expected delivery is in, deliveries stall, or the deadline. */
-async function waitDeliveries(group: LoadgenGroup, expected: number, cfg: Config): Promise<LoadgenStats> {
-  const start = performance.now();
-  let last = await group.stats();
-  let lastProgress = performance.now();
-  while (last.deliveries < expected) {
-    if (performance.now() - lastProgress > cfg.stallMs) break;
-    if (performance.now() - start > cfg.phaseDeadlineMs) break;
-    await sleep(POLL_MS);
-    const st = await group.stats();
-    if (st.deliveries > last.deliveries) lastProgress = performance.now();
-    last = st;
-  }
-  return last;
 }
 
 async function measureFanout(
@@ -376,32 +338,10 @@ async function runIngest(s: ServerSpec, cfg: Config): Promise<NonNullable<Server
   return out;
 }
 
-function machine(): Record<string, unknown> {
-  const sh = (cmd: string, args: string[]): string => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
-  };
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
-  return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    kernel: release(),
-    node: process.version,
-    nginx: sh('/usr/sbin/nginx', ['-v']),
-    gcc: sh('gcc', ['--version']),
-    commit,
-  };
-}
-
 async function main(): Promise<number> {
   installCleanup();
   const cfg = config();
+  if (cfg.soak) return runSoak(cfg, (name) => spec(name, cfg));
   const startedAt = new Date().toISOString();
   log(`${cfg.quick ? 'quick smoke' : 'full'} run: servers ${cfg.servers.join(', ')}; scenarios ${cfg.scenarios.join(', ')}`);
   buildLoadgen();
@@ -450,7 +390,7 @@ async function main(): Promise<number> {
   };
   const tables = buildTables(results, labels);
   const info = machine();
-  const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, commit ${info.commit}`;
+  const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, ${commitLabel(info)}`;
   process.stdout.write(`\n${header}\n\n${tables.map(renderText).join('\n\n')}\n`);
   const errors = Object.entries(results).flatMap(([n, r]) => Object.entries(r?.errors ?? {}).map(([k, v]) => `${n} ${k}: ${v}`));
   if (errors.length) process.stdout.write(`\nerrors:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
