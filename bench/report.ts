@@ -230,7 +230,7 @@ export function checkTargets(results: Results): TargetCheck[] {
   ];
 }
 
-export function buildTables(results: Results, labels: { steady: string; burst: string; idle: string; ingest: string }): Table[] {
+export function buildTables(results: Results, labels: { steady: string; burst: string; idle: string; ingest: string }, smoke = false): Table[] {
   const tables = [
     fanoutTable(results, 'steady', labels.steady),
     fanoutTable(results, 'burst', labels.burst),
@@ -238,7 +238,10 @@ export function buildTables(results: Results, labels: { steady: string; burst: s
     ingestTable(results, labels.ingest),
   ];
   const checks = checkTargets(results);
-  tables.push({ title: 'Herald targets', headers: ['target', 'measured', 'verdict'], rows: checks.map((c) => [c.target, c.measured, c.verdict]) });
+  // A smoke run's few hundred connections say nothing about the targets:
+  // show its figures, but no verdict that could read as a failure.
+  const verdict = (c: TargetCheck): string => (smoke ? 'n/a (smoke)' : c.verdict);
+  tables.push({ title: 'Herald targets', headers: ['target', 'measured', 'verdict'], rows: checks.map((c) => [c.target, c.measured, verdict(c)]) });
   return tables;
 }
 

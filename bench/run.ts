@@ -388,7 +388,7 @@ async function main(): Promise<number> {
     idle: `idle: ${cfg.idleConnections.toLocaleString('en-US')} idle SSE connections`,
     ingest: `ingest: events per server CPU-second (gRPC stream ${cfg.ingest.grpcStream.toLocaleString('en-US')}, unary ${cfg.ingest.grpcUnary.toLocaleString('en-US')}, HTTP ${cfg.ingest.http.toLocaleString('en-US')} events)`,
   };
-  const tables = buildTables(results, labels);
+  const tables = buildTables(results, labels, cfg.quick);
   const info = machine();
   const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, ${commitLabel(info)}`;
   process.stdout.write(`\n${header}\n\n${tables.map(renderText).join('\n\n')}\n`);
@@ -398,9 +398,11 @@ async function main(): Promise<number> {
   mkdirSync(cfg.out, { recursive: true });
   const { out: _out, ...cfgOut } = cfg;
   const json = { startedAt, finishedAt: new Date().toISOString(), machine: info, config: cfgOut, results, targets: checkTargets(results) };
-  writeFileSync(join(cfg.out, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(join(cfg.out, 'latest.md'), `${header}\n\n${tables.map(renderMarkdown).join('\n\n')}\n`);
-  log(`wrote ${join(cfg.out, 'latest.json')} and latest.md`);
+  // A smoke run keeps its own files, so it never overwrites a full run's results.
+  const base = cfg.quick ? 'smoke' : 'latest';
+  writeFileSync(join(cfg.out, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(cfg.out, `${base}.md`), `${header}\n\n${tables.map(renderMarkdown).join('\n\n')}\n`);
+  log(`wrote ${join(cfg.out, `${base}.json`)} and ${base}.md`);
   return failures ? 1 : 0;
 }
 
