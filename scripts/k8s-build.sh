@@ -40,6 +40,11 @@ if [[ -x "$bin_dir/kube-apiserver" && -x "$bin_dir/etcd" ]]; then
   exit 0
 fi
 
+# The machine image installs Go under /usr/local/go; a shell without a login
+# profile (CI) may not have it on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "k8s-build: 'go' not found on PATH; install Go >= 1.26 (see test/k8s/README.md)" >&2
   exit 1
