@@ -478,7 +478,7 @@ class ManagedProcess {
   private constructor(
     private readonly name: string,
     private readonly child: ChildProcess,
-    private readonly log: WriteStream,
+    log: WriteStream,
   ) {
     live.add(child);
     this.exit = new Promise((resolve) => {
