@@ -48,7 +48,7 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
     {
       'POST /v1/publish': httpPublishHandler(hub, config.maxEventBytes),
       'GET /healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
-      'GET /readyz': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', epoch: hub.epoch, ...sse.stats(), cluster: membership?.stats() }),
+      'GET /readyz': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', epoch: hub.epoch, ...sse.stats(), hub: hub.stats(), cluster: membership?.stats() }),
     },
     log,
   );

@@ -50,11 +50,6 @@ export class Subscription {
     this.onLeave = onLeave;
   }
 
-  /** The cursor this subscriber would resume from now. */
-  cursor(): string {
-    return this.positions === null ? this.group.cursor() : encodeCursor(this.group.prefix, this.positions);
-  }
-
   /**
    * Sends history until the sink asks to pause or the subscription reaches
    * every topic's head, where it joins the live group. The transport calls
