@@ -141,6 +141,24 @@ describe('sse resume', () => {
     r.close();
   });
 
+  it('sse - a real EventSource receives herald.reset as a named event, then the live stream', async () => {
+    herald = await startTestHerald();
+    // EventSource cannot set Last-Event-ID on its first request: the lastEventId
+    // parameter carries a cursor of another epoch (a restarted replica).
+    const es = new EventSource(`http://127.0.0.1:${herald.httpPort}/v1/events?topic=a&lastEventId=zzzzzzzz-1-5`);
+    const resets: { data: string; lastEventId: string }[] = [];
+    const messages: string[] = [];
+    es.addEventListener('herald.reset', (e) => resets.push({ data: e.data, lastEventId: e.lastEventId }));
+    es.addEventListener('message', (e) => messages.push(e.data));
+    await waitUntil(() => resets.length === 1, 5000, 'the reset event');
+    await publish(herald, { topic: 'a', data: 'after reset' });
+    await waitUntil(() => messages.length === 1, 5000, 'a live event');
+    es.close();
+    expect(JSON.parse(resets[0]!.data)).toEqual({ topics: ['a'], reason: 'unknown-epoch' });
+    expect(resets[0]!.lastEventId.startsWith(herald.hub.epoch + '-')).toBe(true);
+    expect(messages).toEqual(['after reset']);
+  });
+
   it('sse - a cursor replayed against a different topic set gets a reset instead of wrong positions', async () => {
     herald = await startTestHerald();
     const p = new SseProbe(herald.httpPort, '/v1/events?topic=a');
