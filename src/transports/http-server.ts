@@ -2,7 +2,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HeraldError, toHeraldError } from '../errors.js';
-import { retryAfter, type SseTransport } from './sse-transport.js';
+import { sendError } from './http-response.js';
+import type { SseTransport } from './sse-transport.js';
 import { EVENTS_PATH, parseHead, sniff } from './sse-request.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -147,25 +148,11 @@ export class HttpFrontDoor {
       const known = path === EVENTS_PATH || Object.keys(this.routes).some((r) => r.endsWith(' ' + path));
       throw known ? new HeraldError('HERALD_ERR_HTTP_METHOD', `${req.method} is not allowed on ${path}`) : new HeraldError('HERALD_ERR_HTTP_NOT_FOUND', `no route for ${path}`);
     } catch (err) {
-      sendError(res, toHeraldError(err), this.log);
+      const e = toHeraldError(err);
+      if (e.code === 'HERALD_ERR_INTERNAL') this.log.error({ err: e.cause }, 'request failed');
+      sendError(res, e);
     }
   }
-}
-
-/** Writes a HeraldError as the JSON error body, unless a response is already under way. */
-export function sendError(res: ServerResponse, e: HeraldError, log: Logger): void {
-  if (e.code === 'HERALD_ERR_INTERNAL') log.error({ err: e.cause }, 'request failed');
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendJson(res, e.http, e.toJSON(), retryAfter(e));
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
 
 function ignore(): void {}

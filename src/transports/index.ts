@@ -9,5 +9,6 @@
  * Lifecycle: start() -> listen() -> [refuseNew() -> drain(window)] -> close().
  * Transports depend on the hub; the hub never imports a transport.
  */
-export { HttpFrontDoor, sendError, sendJson, type RouteHandler, type HttpServerOptions } from './http-server.js';
+export { HttpFrontDoor, type RouteHandler, type HttpServerOptions } from './http-server.js';
+export { sendError, sendJson } from './http-response.js';
 export { SseTransport, type SseOptions, type SseStats } from './sse-transport.js';

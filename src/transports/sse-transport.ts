@@ -1,8 +1,9 @@
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HeraldError, toHeraldError } from '../errors.js';
 import { type Hub, encodePreamble, HEARTBEAT } from '../hub/index.js';
+import { endRawWithError, type Headers, rawHead, sendError } from './http-response.js';
 import { type ConnectionOwner, REPLAY_HIGH_WATER_BYTES, SseConnection, type StreamOut } from './sse-connection.js';
 import { type RequestHead, parseSubscribe } from './sse-request.js';
 
@@ -66,8 +67,13 @@ export class SseTransport implements ConnectionOwner {
   private refusedCount = 0;
   private conflatedCount = 0;
   private readonly conflateByDefault: (topic: string) => boolean;
+  /** The drain under way: streams in closing order, how many are closed. Undefined once it finished. */
   private draining: { order: SseConnection[]; closed: number; startedAt: number; windowMs: number; done: () => void } | undefined;
+  private drained: Promise<void> | undefined;
   private refusing = false;
+  private readonly corsHeaders: Headers;
+  private readonly streamHeaders: Headers;
+  /** The raw stream's response head, encoded once. */
   private readonly headBytes: Buffer;
 
   constructor(hub: Hub, opts: SseOptions, log: Logger) {
@@ -80,16 +86,16 @@ export class SseTransport implements ConnectionOwner {
     this.tickMs = opts.heartbeatMs / nSlots;
     this.slots = Array.from({ length: nSlots }, () => []);
     this.conflateByDefault = topicMatcher(opts.conflateTopics);
-    const cors = opts.corsAllowOrigin === '' ? '' : `Access-Control-Allow-Origin: ${opts.corsAllowOrigin}\r\n`;
-    this.headBytes = Buffer.from(
-      'HTTP/1.1 200 OK\r\n' +
-        'Content-Type: text/event-stream; charset=utf-8\r\n' +
-        'Cache-Control: no-cache, no-transform\r\n' +
-        'X-Accel-Buffering: no\r\n' +
-        cors +
-        'Connection: close\r\n\r\n',
-      'latin1',
-    );
+    this.corsHeaders = opts.corsAllowOrigin === '' ? {} : { 'access-control-allow-origin': opts.corsAllowOrigin };
+    // The body is delimited by the close: no Content-Length, no chunked framing.
+    this.streamHeaders = {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+      ...this.corsHeaders,
+      connection: 'close',
+    };
+    this.headBytes = Buffer.from(rawHead(200, this.streamHeaders), 'latin1');
   }
 
   start(): void {
@@ -128,18 +134,11 @@ export class SseTransport implements ConnectionOwner {
       this.admit(client);
       const conn = new SseConnection(res as unknown as StreamOut, this, client);
       this.register(conn, params);
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        'x-accel-buffering': 'no',
-        connection: 'close',
-        ...(this.opts.corsAllowOrigin !== '' && { 'access-control-allow-origin': this.opts.corsAllowOrigin }),
-      });
+      res.writeHead(200, this.streamHeaders);
       res.on('close', () => this.closed(conn));
     } catch (err) {
       const e = toHeraldError(err);
-      res.writeHead(e.http, { 'content-type': 'application/json', ...retryAfter(e), connection: 'close' });
-      res.end(JSON.stringify(e.toJSON()));
+      sendError(res, e, { ...this.corsHeaders, connection: 'close' });
       this.noteRefusal(e, client);
     }
   }
@@ -147,7 +146,7 @@ export class SseTransport implements ConnectionOwner {
   /** Throws a HeraldError when the replica cannot take one more stream from this client. */
   private admit(client: string): void {
     const retryAfterS = this.opts.retryAfterSeconds;
-    if (this.refusing || this.draining) throw new HeraldError('HERALD_ERR_SERVER_DRAINING', 'this replica is shutting down; reconnect to another', { retryAfterS });
+    if (this.refusing) throw new HeraldError('HERALD_ERR_SERVER_DRAINING', 'this replica is shutting down; reconnect to another', { retryAfterS });
     if (this.count >= this.opts.maxConnections) throw new HeraldError('HERALD_ERR_SUBSCRIBE_SERVER_FULL', 'this replica is at maxConnections', { retryAfterS });
     if (this.bufferedTotal >= this.opts.maxBufferedBytes) throw new HeraldError('HERALD_ERR_SUBSCRIBE_SERVER_FULL', 'this replica is at maxBufferedBytes', { retryAfterS });
     if ((this.perClient.get(client) ?? 0) >= this.opts.maxClientConnections) {
@@ -168,8 +167,8 @@ export class SseTransport implements ConnectionOwner {
     }
     this.count++;
     this.perClient.set(conn.client, (this.perClient.get(conn.client) ?? 0) + 1);
-    const slot = this.slots[this.count % this.slots.length]!;
     conn.slot = this.count % this.slots.length;
+    const slot = this.slots[conn.slot]!;
     conn.slotIndex = slot.length;
     slot.push(conn);
   }
@@ -271,16 +270,16 @@ export class SseTransport implements ConnectionOwner {
    */
   drain(windowMs: number): Promise<void> {
     this.refusing = true;
-    if (this.draining) return Promise.resolve();
-    const order = this.slots.flat();
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    return new Promise((done) => {
+    this.drained ??= new Promise((done) => {
+      const order = this.slots.flat();
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
       this.draining = { order, closed: 0, startedAt: Date.now(), windowMs, done };
       this.drainStep(Date.now());
     });
+    return this.drained;
   }
 
   private drainStep(now: number): void {
@@ -290,7 +289,10 @@ export class SseTransport implements ConnectionOwner {
       const c = d.order[d.closed++]!;
       if (!c.closed) this.closeConnection(c);
     }
-    if (d.closed >= d.order.length) d.done();
+    if (d.closed >= d.order.length) {
+      this.draining = undefined;
+      d.done();
+    }
   }
 
   /** Destroys every stream and stops the timer. */
@@ -308,12 +310,7 @@ export class SseTransport implements ConnectionOwner {
 
   /** Answers a refused subscription on a raw socket with the JSON error, then closes it. */
   refuseRaw(socket: Socket, e: HeraldError): void {
-    const body = JSON.stringify(e.toJSON());
-    const extra = e.retryAfterS !== undefined ? `Retry-After: ${e.retryAfterS}\r\n` : '';
-    const cors = this.opts.corsAllowOrigin === '' ? '' : `Access-Control-Allow-Origin: ${this.opts.corsAllowOrigin}\r\n`;
-    socket.end(
-      `HTTP/1.1 ${e.http} ${STATUS_CODES[e.http] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}${cors}Connection: close\r\n\r\n${body}`,
-    );
+    endRawWithError(socket, e, this.corsHeaders);
     this.noteRefusal(e, socket.remoteAddress ?? '');
   }
 
@@ -324,10 +321,6 @@ export class SseTransport implements ConnectionOwner {
   }
 }
 
-
-export function retryAfter(e: HeraldError): Record<string, string> {
-  return e.retryAfterS !== undefined ? { 'retry-after': String(e.retryAfterS) } : {};
-}
 
 /** `a,metrics.*` -> matches topic a and every topic starting with "metrics.". */
 function topicMatcher(spec: string): (topic: string) => boolean {
