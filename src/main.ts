@@ -35,6 +35,7 @@ export async function startHerald(config: Config, log: Logger = createLogger(con
     maxEventBytes: config.maxEventBytes,
     idempotencyWindowMs: config.idempotencyWindowMs,
     idempotencyMaxKeys: config.idempotencyMaxKeys,
+    retryAfterS: config.retryAfterSeconds,
   });
 
   const grpc = new GrpcIngest(hub, { host: config.host, port: config.grpcPort, maxEventBytes: config.maxEventBytes }, log);

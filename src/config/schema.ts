@@ -66,7 +66,7 @@ export const OPTIONS = {
   idempotencyMaxKeys: { kind: 'int', default: 100_000, min: 0, max: 100_000_000, doc: 'Most idempotency keys remembered at once (oldest forgotten first).' },
   clientAddressHeader: { kind: 'string', default: '', pattern: /^[a-z0-9-]*$/, doc: 'Header naming the client address for maxClientConnections, e.g. x-forwarded-for behind an ingress (first entry is used). Empty: the socket peer.' },
   corsAllowOrigin: { kind: 'string', default: '*', doc: 'Access-Control-Allow-Origin on SSE responses. Empty: no CORS header.' },
-  retryAfterSeconds: { kind: 'int', default: 5, min: 1, max: 3600, doc: 'Retry-After sent with 503 and 429 on subscribe.' },
+  retryAfterSeconds: { kind: 'int', default: 5, min: 1, max: 3600, doc: 'Retry-After sent when a subscription is refused (503, 429) or a publish finds maxTopics full.' },
   requestHeadTimeoutMs: { kind: 'int', default: 10_000, min: 100, max: 600_000, doc: 'Time a client has to send its request head.' },
   // cluster membership (src/cluster, docs/cluster.md)
   cluster: { kind: 'enum', default: 'off', values: ['off', 'kubernetes'], doc: 'Replica membership: `off` runs one replica on its own; `kubernetes` holds a coordination.k8s.io Lease per replica and watches the others (docs/cluster.md).' },

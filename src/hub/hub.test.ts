@@ -31,6 +31,7 @@ const opts = (o: Partial<HubOptions> = {}): HubOptions => ({
   maxEventBytes: 1024,
   idempotencyWindowMs: 1000,
   idempotencyMaxKeys: 10,
+  retryAfterS: 5,
   epoch: 'ep',
   defer: (fn) => fn(),
   ...o,

@@ -17,6 +17,8 @@ export interface HubOptions {
   maxEventBytes: number;
   idempotencyWindowMs: number;
   idempotencyMaxKeys: number;
+  /** Retry-After of HERALD_ERR_TOPIC_CAPACITY. */
+  retryAfterS: number;
   /** Fixed epoch for tests; a fresh random one by default. */
   epoch?: string;
   now?: () => number;
@@ -230,7 +232,7 @@ export class Hub {
       }
       if (++scanned >= MAX_SCAN) break;
     }
-    throw new HeraldError('HERALD_ERR_TOPIC_CAPACITY', `this replica holds ${this.topics.size} topics (maxTopics) and none is idle`, { retryAfterS: 5 });
+    throw new HeraldError('HERALD_ERR_TOPIC_CAPACITY', `this replica holds ${this.topics.size} topics (maxTopics) and none is idle`, { retryAfterS: this.opts.retryAfterS });
   }
 }
 
