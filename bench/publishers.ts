@@ -187,11 +187,13 @@ export async function ingestGrpcStream(address: string, count: number, window: n
           call.end();
         }
       };
-      call.on('data', (res: { result?: { $case: string; value: unknown } }) => {
-        acked++;
-        if (res.result?.$case === 'error') {
-          errors++;
-          firstError ??= JSON.stringify(res.result.value);
+      call.on('data', (res: { acks: { result?: { $case: string; value: unknown } }[] }) => {
+        for (const ack of res.acks) {
+          acked++;
+          if (ack.result?.$case === 'error') {
+            errors++;
+            firstError ??= JSON.stringify(ack.result.value);
+          }
         }
         pump();
       });

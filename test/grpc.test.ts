@@ -1,6 +1,7 @@
+import * as http2 from 'node:http2';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PublisherServiceClient, Severity, type PublishResponse, type PublishStreamResponse, type Event } from '../src/gen/herald/v1/herald.js';
+import { PublisherServiceClient, PublishStreamRequest, PublishStreamResponse, Severity, type PublishResponse, type PublishAck, type Event } from '../src/gen/herald/v1/herald.js';
 import { ERROR_CODE_METADATA } from '../src/ingest/index.js';
 import type { Herald } from '../src/main.js';
 import { SseProbe, startTestHerald } from './helpers.js';
@@ -71,8 +72,13 @@ describe('grpc ingest', () => {
     const p = new SseProbe(herald.httpPort, '/v1/events?topic=s');
     await p.waitForStatus();
     const call = client.publishStream();
-    const acks: PublishStreamResponse[] = [];
-    call.on('data', (a: PublishStreamResponse) => acks.push(a));
+    const acks: PublishAck[] = [];
+    let responses = 0;
+    call.on('data', (r: PublishStreamResponse) => {
+      expect(r.acks.length).toBeGreaterThan(0);
+      responses++;
+      acks.push(...r.acks);
+    });
     const done = new Promise<void>((resolve, reject) => {
       call.on('end', resolve);
       call.on('error', reject);
@@ -85,6 +91,7 @@ describe('grpc ingest', () => {
     call.end();
     await done;
     expect(acks.map((a) => a.ref)).toEqual(Array.from({ length: N }, (_, i) => BigInt(i)));
+    expect(responses).toBeLessThanOrEqual(N);
     const errors = acks.filter((a) => a.result?.$case === 'error');
     expect(errors.length).toBe(N / 100);
     for (const e of errors) expect(e.result).toMatchObject({ $case: 'error', value: { code: 'HERALD_ERR_TOPIC_INVALID' } });
@@ -92,6 +99,49 @@ describe('grpc ingest', () => {
     await p.waitForEvents(good.length, 10_000);
     expect(p.data()).toEqual(good);
     p.close();
+  });
+
+  it('grpc - PublishStream answers the messages of one read with one response (raw HTTP/2 client, one DATA frame)', async () => {
+    // grpc-js clients write one frame per message, so a raw HTTP/2 client is
+    // what can put 100 messages into one frame and so into one read.
+    const session = http2.connect(`http://127.0.0.1:${herald.grpcPort}`);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/herald.v1.PublisherService/PublishStream',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      const N = 100;
+      const frames = Array.from({ length: N }, (_, i) => {
+        const bad = i === 37;
+        const msg = PublishStreamRequest.encode({ ref: BigInt(1000 + i), event: ev({ topic: bad ? 'no way' : 'raw', data: Buffer.from(`r${i}`) }) }).finish();
+        const head = Buffer.alloc(5);
+        head.writeUInt32BE(msg.length, 1);
+        return Buffer.concat([head, msg]);
+      });
+      const responses: PublishStreamResponse[] = [];
+      let pending = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const len = pending.readUInt32BE(1);
+          responses.push(PublishStreamResponse.decode(pending.subarray(5, 5 + len)));
+          pending = pending.subarray(5 + len);
+        }
+      });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('trailers', resolve));
+      stream.end(Buffer.concat(frames));
+      const t = await trailers;
+      expect(t['grpc-status']).toBe('0');
+      expect(responses.length).toBe(1);
+      const acks = responses[0]!.acks;
+      expect(acks.map((a) => a.ref)).toEqual(Array.from({ length: N }, (_, i) => BigInt(1000 + i)));
+      expect(acks[37]!.result).toMatchObject({ $case: 'error', value: { code: 'HERALD_ERR_TOPIC_INVALID' } });
+      expect(acks.filter((a) => a.result?.$case === 'id').length).toBe(N - 1);
+    } finally {
+      session.close();
+    }
   });
 
   it('grpc - PublishStream stops reading while its acks are not consumed (flow control reaches the publisher)', { timeout: 30_000 }, async () => {

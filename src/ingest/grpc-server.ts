@@ -1,7 +1,7 @@
 import { Metadata, Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { type HeraldError, toHeraldError } from '../errors.js';
-import { type PublishRequest, type PublishResponse, type PublishStreamRequest, type PublishStreamResponse, PublisherServiceService, type PublisherServiceServer } from '../gen/herald/v1/herald.js';
+import { type PublishAck, type PublishRequest, type PublishResponse, type PublishStreamRequest, type PublishStreamResponse, PublisherServiceService, type PublisherServiceServer } from '../gen/herald/v1/herald.js';
 import type { Hub } from '../hub/index.js';
 import { eventFromWire } from './event-input.js';
 
@@ -11,8 +11,9 @@ export const ERROR_CODE_METADATA = 'herald-error-code';
 /**
  * PublisherService over gRPC. Unary Publish answers with the event id or a
  * status whose trailer names the stable code; PublishStream acks every
- * message in order, and stops reading while its acks are not consumed, so
- * HTTP/2 flow control pushes back on a publisher that outruns it.
+ * message in order, the acks of one read in one response, and stops reading
+ * while its responses are not consumed, so HTTP/2 flow control pushes back
+ * on a publisher that outruns it.
  */
 export class GrpcIngest {
   private readonly server: Server;
@@ -61,21 +62,45 @@ export class GrpcIngest {
   }
 
   private publishStream(call: ServerDuplexStream<PublishStreamRequest, PublishStreamResponse>): void {
+    // grpc-js emits one 'data' per message and one socket read brings many;
+    // the acks of one read go out as one response, flushed in the check
+    // phase after the reads of this loop turn. One response per event would
+    // cost a serialisation, an HTTP/2 frame and a stream write per event.
+    let acks: PublishAck[] = [];
+    let scheduled = false;
+    let ending = false;
+    const flush = (): void => {
+      scheduled = false;
+      if (call.cancelled) return;
+      if (acks.length > 0) {
+        const batch = acks;
+        acks = [];
+        if (!call.write({ acks: batch })) {
+          call.pause();
+          call.once('drain', () => call.resume());
+        }
+      }
+      if (ending) call.end();
+    };
+    const schedule = (): void => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(flush);
+    };
     call.on('data', (req: PublishStreamRequest) => {
-      let ack: PublishStreamResponse;
       try {
         const r = this.hub.publish(eventFromWire(req.event));
-        ack = { ref: req.ref, result: { $case: 'id', value: r.id }, duplicate: r.duplicate };
+        acks.push({ ref: req.ref, result: { $case: 'id', value: r.id }, duplicate: r.duplicate });
       } catch (err) {
         const e = this.logged(toHeraldError(err));
-        ack = { ref: req.ref, result: { $case: 'error', value: { code: e.code, message: e.message } }, duplicate: false };
+        acks.push({ ref: req.ref, result: { $case: 'error', value: { code: e.code, message: e.message } }, duplicate: false });
       }
-      if (!call.write(ack)) {
-        call.pause();
-        call.once('drain', () => call.resume());
-      }
+      schedule();
     });
-    call.on('end', () => call.end());
+    call.on('end', () => {
+      ending = true;
+      schedule();
+    });
     call.on('error', (err) => this.log.debug({ err }, 'publish stream error'));
   }
 

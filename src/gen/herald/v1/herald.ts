@@ -94,7 +94,7 @@ export interface Event {
   /** The SSE event name a browser listens for; empty means "message". */
   type: string;
   /** The payload, delivered as the SSE data. UTF-8, JSON by convention. */
-  data: Buffer;
+  data: Uint8Array;
   severity: Severity;
   /** Subscribers can filter on label equality (label=region:eu). */
   labels: { [key: string]: string };
@@ -135,8 +135,22 @@ export interface PublishStreamRequest {
 }
 
 export interface PublishStreamResponse {
+  /**
+   * One ack per request, in request order, never empty. The next response
+   * goes on where this one stopped.
+   */
+  acks: PublishAck[];
+}
+
+/** PublishAck answers one PublishStreamRequest. */
+export interface PublishAck {
+  /** The request's ref. */
   ref: bigint;
-  result?: { $case: "id"; value: string } | { $case: "error"; value: PublishError } | undefined;
+  result?:
+    | { $case: "id"; value: string }
+    | { $case: "error"; value: PublishError }
+    | undefined;
+  /** True when idempotency_key matched an earlier event; id is that event's. */
   duplicate: boolean;
 }
 
@@ -148,7 +162,7 @@ export interface PublishError {
 }
 
 function createBaseEvent(): Event {
-  return { topic: "", type: "", data: Buffer.alloc(0), severity: 0, labels: {}, key: "", idempotencyKey: "" };
+  return { topic: "", type: "", data: new Uint8Array(0), severity: 0, labels: {}, key: "", idempotencyKey: "" };
 }
 
 export const Event: MessageFns<Event> = {
@@ -211,7 +225,7 @@ export const Event: MessageFns<Event> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = reader.bytes();
             continue;
           }
           case 4: {
@@ -265,7 +279,7 @@ export const Event: MessageFns<Event> = {
     return {
       topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
       type: isSet(object.type) ? globalThis.String(object.type) : "",
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
       severity: isSet(object.severity) ? severityFromJSON(object.severity) : 0,
       labels: isObject(object.labels)
         ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
@@ -329,7 +343,7 @@ export const Event: MessageFns<Event> = {
     const message = createBaseEvent();
     message.topic = object.topic ?? "";
     message.type = object.type ?? "";
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? new Uint8Array(0);
     message.severity = object.severity ?? 0;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
@@ -672,11 +686,78 @@ export const PublishStreamRequest: MessageFns<PublishStreamRequest> = {
 };
 
 function createBasePublishStreamResponse(): PublishStreamResponse {
-  return { ref: 0n, result: undefined, duplicate: false };
+  return { acks: [] };
 }
 
 export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
   encode(message: PublishStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.acks) {
+      PublishAck.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.acks.push(PublishAck.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishStreamResponse {
+    return { acks: globalThis.Array.isArray(object?.acks) ? object.acks.map((e: any) => PublishAck.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: PublishStreamResponse): unknown {
+    const obj: any = {};
+    if (message.acks?.length) {
+      obj.acks = message.acks.map((e) => PublishAck.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishStreamResponse>): PublishStreamResponse {
+    return PublishStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishStreamResponse>): PublishStreamResponse {
+    const message = createBasePublishStreamResponse();
+    message.acks = object.acks?.map((e) => PublishAck.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePublishAck(): PublishAck {
+  return { ref: 0n, result: undefined, duplicate: false };
+}
+
+export const PublishAck: MessageFns<PublishAck> = {
+  encode(message: PublishAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ref !== 0n) {
       if (BigInt.asUintN(64, message.ref) !== message.ref) {
         throw new globalThis.Error("value provided for field message.ref of type uint64 too large");
@@ -697,7 +778,7 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): PublishStreamResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishAck {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -706,7 +787,7 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePublishStreamResponse();
+      const message = createBasePublishAck();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -754,7 +835,7 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
     }
   },
 
-  fromJSON(object: any): PublishStreamResponse {
+  fromJSON(object: any): PublishAck {
     return {
       ref: isSet(object.ref) ? BigInt(object.ref) : 0n,
       result: isSet(object.id)
@@ -766,7 +847,7 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
     };
   },
 
-  toJSON(message: PublishStreamResponse): unknown {
+  toJSON(message: PublishAck): unknown {
     const obj: any = {};
     if (message.ref !== 0n) {
       obj.ref = message.ref.toString();
@@ -782,11 +863,11 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
     return obj;
   },
 
-  create(base?: DeepPartial<PublishStreamResponse>): PublishStreamResponse {
-    return PublishStreamResponse.fromPartial(base ?? {});
+  create(base?: DeepPartial<PublishAck>): PublishAck {
+    return PublishAck.fromPartial(base ?? {});
   },
-  fromPartial(object: DeepPartial<PublishStreamResponse>): PublishStreamResponse {
-    const message = createBasePublishStreamResponse();
+  fromPartial(object: DeepPartial<PublishAck>): PublishAck {
+    const message = createBasePublishAck();
     message.ref = (object.ref !== undefined && object.ref !== null) ? BigInt(object.ref) : 0n;
     switch (object.result?.$case) {
       case "id": {
@@ -913,10 +994,13 @@ export const PublisherServiceService = {
   },
   /**
    * PublishStream is for high-rate ingest. Each request gets exactly one
-   * response, in request order: the event's id, or an error code for that
-   * message alone; a bad message does not end the stream. Herald stops
-   * reading while acks are not being consumed, so HTTP/2 flow control
-   * pushes back on a publisher that outruns it.
+   * ack, in request order: the event's id, or an error code for that
+   * message alone; a bad message does not end the stream. Acks come in
+   * batches: one response carries the acks of every request Herald took
+   * from one read of the connection, so a publisher with many events in
+   * flight costs one response, not one per event. Herald stops reading
+   * while responses are not being consumed, so HTTP/2 flow control pushes
+   * back on a publisher that outruns it.
    */
   publishStream: {
     path: "/herald.v1.PublisherService/PublishStream" as const,
@@ -938,10 +1022,13 @@ export interface PublisherServiceServer extends UntypedServiceImplementation {
   publish: handleUnaryCall<PublishRequest, PublishResponse>;
   /**
    * PublishStream is for high-rate ingest. Each request gets exactly one
-   * response, in request order: the event's id, or an error code for that
-   * message alone; a bad message does not end the stream. Herald stops
-   * reading while acks are not being consumed, so HTTP/2 flow control
-   * pushes back on a publisher that outruns it.
+   * ack, in request order: the event's id, or an error code for that
+   * message alone; a bad message does not end the stream. Acks come in
+   * batches: one response carries the acks of every request Herald took
+   * from one read of the connection, so a publisher with many events in
+   * flight costs one response, not one per event. Herald stops reading
+   * while responses are not being consumed, so HTTP/2 flow control pushes
+   * back on a publisher that outruns it.
    */
   publishStream: handleBidiStreamingCall<PublishStreamRequest, PublishStreamResponse>;
 }
@@ -968,10 +1055,13 @@ export interface PublisherServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * PublishStream is for high-rate ingest. Each request gets exactly one
-   * response, in request order: the event's id, or an error code for that
-   * message alone; a bad message does not end the stream. Herald stops
-   * reading while acks are not being consumed, so HTTP/2 flow control
-   * pushes back on a publisher that outruns it.
+   * ack, in request order: the event's id, or an error code for that
+   * message alone; a bad message does not end the stream. Acks come in
+   * batches: one response carries the acks of every request Herald took
+   * from one read of the connection, so a publisher with many events in
+   * flight costs one response, not one per event. Herald stops reading
+   * while responses are not being consumed, so HTTP/2 flow control pushes
+   * back on a publisher that outruns it.
    */
   publishStream(): ClientDuplexStream<PublishStreamRequest, PublishStreamResponse>;
   publishStream(options: Partial<CallOptions>): ClientDuplexStream<PublishStreamRequest, PublishStreamResponse>;
@@ -991,11 +1081,28 @@ export const PublisherServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
