@@ -9,7 +9,7 @@ export interface PublishInput {
   topic: string;
   /** SSE event name; '' or undefined means "message". */
   type?: string | undefined;
-  data: Buffer;
+  data: Uint8Array;
   severity?: SeverityLevel | undefined;
   labels?: Readonly<Record<string, string>> | undefined;
   key?: string | undefined;

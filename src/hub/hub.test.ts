@@ -173,4 +173,19 @@ describe('hub', () => {
     b.close();
     expect(hub.stats().groups).toBe(0);
   });
+  it('hub - history keeps its own copy: a publisher reusing its buffer changes neither replay nor envelope', () => {
+    const hub = new Hub(opts());
+    const single = Buffer.from('{"v":1}');
+    const multi = Buffer.from('line1\nline2');
+    const first = hub.publish({ topic: 'own', data: single });
+    hub.publish({ topic: 'own', data: multi });
+    single.fill(0x78);
+    multi.fill(0x78);
+    const plain = new RecordingSink();
+    hub.subscribe({ topics: ['own'], filter: NO_FILTER, envelope: false, cursor: first.id.replace(/[0-9a-z]+$/, '0') }, plain);
+    expect(plain.data()).toEqual(['{"v":1}', 'line1', 'line2']);
+    const env = new RecordingSink();
+    hub.subscribe({ topics: ['own'], filter: NO_FILTER, envelope: true, cursor: first.id.replace(/[0-9a-z]+$/, '0') }, env);
+    expect(env.data().map((d) => (JSON.parse(d) as { data: unknown }).data)).toEqual([{ v: 1 }, 'line1\nline2']);
+  });
 });

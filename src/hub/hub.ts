@@ -4,7 +4,7 @@ import { type HubEvent, type PublishInput, type PublishResult, SEVERITY_NAMES } 
 import { type Filter, matches } from './filter.js';
 import { Group } from './group.js';
 import { IdempotencyWindow } from './idempotency.js';
-import { encodeBody, encodeFrame, encodeIdOnly, encodeReset } from './sse-frame.js';
+import { encodeBody, encodeEvent, encodeFrame, encodeIdOnly, encodeReset } from './sse-frame.js';
 import { type Sink, Subscription } from './subscription.js';
 import { Topic } from './topic.js';
 import { validatePublish, validateTopic, severityOrDefault } from './validate.js';
@@ -81,16 +81,18 @@ export class Hub {
     }
     const topic = this.topicFor(input.topic);
     const type = input.type || 'message';
+    // The hub's own copy: input.data may be a view into a receive buffer.
+    const { body, data } = encodeEvent(type, input.data);
     const ev: HubEvent = {
       ord: ++this.ord,
       topic: topic.name,
       type,
-      data: input.data,
+      data,
       severity: severityOrDefault(input.severity),
       labels: input.labels !== undefined && Object.keys(input.labels).length > 0 ? input.labels : undefined,
       key: input.key || undefined,
       ts: now,
-      body: encodeBody(type, input.data),
+      body,
       envelopeBody: undefined,
     };
     topic.append(ev, this.opts.historyMaxEvents);

@@ -17,20 +17,30 @@ const END = Buffer.from('\n\n', 'latin1');
  * dispatches. Data is UTF-8 bytes (validated by the hub); single-line data,
  * the common case, is copied as bytes without a round trip through a string.
  */
-export function encodeBody(type: string, data: Buffer): Buffer {
+export function encodeBody(type: string, data: Uint8Array): Buffer {
+  return encodeEvent(type, data).body;
+}
+
+/**
+ * The body, and the event's data as the hub keeps it: for single-line data a
+ * view into the body's own bytes, so history holds the bytes once and never
+ * a view into a publisher's receive buffer; multi-line data is copied.
+ */
+export function encodeEvent(type: string, data: Uint8Array): { body: Buffer; data: Buffer } {
   const event = type === 'message' ? '' : 'event: ' + type + '\n';
   if (data.indexOf(0x0a) === -1 && data.indexOf(0x0d) === -1) {
     const out = Buffer.allocUnsafe(event.length + DATA.length + data.length + END.length);
     let at = out.write(event, 0, 'latin1');
     at += DATA.copy(out, at);
-    at += data.copy(out, at);
-    END.copy(out, at);
-    return out;
+    out.set(data, at);
+    END.copy(out, at + data.length);
+    return { body: out, data: out.subarray(at, at + data.length) };
   }
+  const copy = Buffer.from(data);
   let s = event;
-  const lines = data.toString('utf8').split(LINE_BREAK);
+  const lines = copy.toString('utf8').split(LINE_BREAK);
   for (let i = 0; i < lines.length; i++) s += 'data: ' + lines[i] + '\n';
-  return Buffer.from(s + '\n', 'utf8');
+  return { body: Buffer.from(s + '\n', 'utf8'), data: copy };
 }
 
 /** A whole frame: the subscriber group's cursor, then the event's shared body. */

@@ -72,7 +72,8 @@ export function eventFromWire(ev: Event | undefined): PublishInput {
   return {
     topic: ev.topic,
     type: ev.type || undefined,
-    data: Buffer.from(ev.data.buffer, ev.data.byteOffset, ev.data.byteLength),
+    // A view into the received message; the hub copies what it keeps.
+    data: ev.data,
     severity,
     labels: ev.labels,
     key: ev.key || undefined,
