@@ -1,5 +1,7 @@
 /**
- * Herald side by side with nchan and a naive Node SSE server.
+ * Herald side by side with nchan, a naive Node SSE server and floor, a C
+ * server that makes one write() per delivery and nothing else (the kernel's
+ * floor on this machine).
  *
  * One run starts each server fresh, one after another, under the same load:
  *   idle    hold N idle subscriptions, measure RSS per connection
@@ -10,7 +12,7 @@
  * Subscribers are held by the C loadgen (loadgen/loadgen.c); publishers are
  * keep-alive undici and grpc-js clients in this process.
  *
- * npm run bench [-- --quick] [--servers herald,nchan,naive]
+ * npm run bench [-- --quick] [--servers herald,nchan,naive,floor]
  *   [--scenarios idle,steady,burst,ingest] [--herald-cpu-prof]
  * npm run bench -- --soak [--soak-minutes 10] runs the soak instead
  * (bench/soak.ts): the steady load for minutes, RSS sampled every 10 s.
@@ -56,6 +58,7 @@ import {
   type ServerResult,
 } from './report.js';
 import {
+  floorSpec,
   heraldSpec,
   naiveSpec,
   nchanSpec,
@@ -160,7 +163,7 @@ function config(): Config {
 }
 
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 18080);
-const PORTS = { heraldHttp: PORT_BASE, heraldGrpc: PORT_BASE + 1, nchan: PORT_BASE + 2, naive: PORT_BASE + 3 };
+const PORTS = { heraldHttp: PORT_BASE, heraldGrpc: PORT_BASE + 1, nchan: PORT_BASE + 2, naive: PORT_BASE + 3, floor: PORT_BASE + 4 };
 
 function spec(name: ServerName, cfg: Config): ServerSpec {
   switch (name) {
@@ -170,6 +173,8 @@ function spec(name: ServerName, cfg: Config): ServerSpec {
       return nchanSpec(PORTS, log);
     case 'naive':
       return naiveSpec(PORTS);
+    case 'floor':
+      return floorSpec(PORTS);
   }
 }
 

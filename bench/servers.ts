@@ -6,19 +6,22 @@
  *           prefix and pid under a temp dir (never the system service)
  *   naive   bench/servers/naive-sse.mjs, node:http with res.write per
  *           subscriber per event
+ *   floor   bench/servers/floor.c, compiled with gcc: one write() per
+ *           subscriber per event and nothing else, the kernel's floor
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree, track, untrack } from './cleanup.js';
-import { HERALD_CLI, NAIVE_SERVER, REPO_ROOT, RESULTS_DIR } from './paths.js';
+import { FLOOR_BINARY, FLOOR_SOURCE, HERALD_CLI, NAIVE_SERVER, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { processTree } from './proc-stats.js';
 
-export type ServerName = 'herald' | 'nchan' | 'naive';
-export const SERVER_NAMES: readonly ServerName[] = ['herald', 'nchan', 'naive'];
+export type ServerName = 'herald' | 'nchan' | 'naive' | 'floor';
+/** The default run, in this order: floor last, as the reference the others are read against. */
+export const SERVER_NAMES: readonly ServerName[] = ['herald', 'nchan', 'naive', 'floor'];
 
 export type IngestMode = 'grpcStream' | 'grpcUnary' | 'http';
 
@@ -179,6 +182,7 @@ export interface ServerPorts {
   heraldGrpc: number;
   nchan: number;
   naive: number;
+  floor: number;
 }
 
 /**
@@ -350,6 +354,39 @@ export function nchanSpec(ports: ServerPorts, log: (msg: string) => void): Serve
           rmSync(dir, { recursive: true, force: true });
         },
       };
+    },
+  };
+}
+
+/** Compiles floor.c when the binary is missing or older than the source (as the loadgen is built). */
+export function buildFloor(): string {
+  if (existsSync(FLOOR_BINARY) && statSync(FLOOR_BINARY).mtimeMs >= statSync(FLOOR_SOURCE).mtimeMs) return FLOOR_BINARY;
+  mkdirSync(dirname(FLOOR_BINARY), { recursive: true });
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', FLOOR_BINARY, FLOOR_SOURCE], { encoding: 'utf8' });
+  if (r.error) throw new Error('bench needs gcc to build the floor server', { cause: r.error });
+  if (r.status !== 0) throw new Error(`gcc failed to build floor:\n${r.stderr}`);
+  return FLOOR_BINARY;
+}
+
+/**
+ * The kernel's floor: a C server that makes exactly one write() per
+ * subscriber per event and does nothing else, published to like nchan
+ * (body = payload). A measuring instrument, not a product (see floor.c).
+ */
+export function floorSpec(ports: ServerPorts): ServerSpec {
+  const origin = `http://127.0.0.1:${ports.floor}`;
+  return {
+    name: 'floor',
+    httpPort: ports.floor,
+    ssePath: `/v1/events?topic=${TOPIC}`,
+    http: { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload },
+    ingestModes: ['http'],
+    prepare() {
+      buildFloor();
+    },
+    async start() {
+      await waitPortsFree([ports.floor]);
+      return launch('floor', FLOOR_BINARY, ['--port', String(ports.floor)], `${origin}/readyz`);
     },
   };
 }
