@@ -9,10 +9,14 @@
  *   burst   the same subscribers, B events as fast as the server takes them
  *   ingest  events per server CPU-second for gRPC PublishStream, unary
  *           Publish and HTTP publish (what each server has)
+ * idle runs once per server, first. steady + burst and ingest run in
+ * --rounds rounds (default 3, 1 with --quick), interleaved: round 1 runs
+ * every server, then round 2 every server, and so on; the tables and the
+ * target verdicts take the median over the rounds.
  * Subscribers are held by the C loadgen (loadgen/loadgen.c); publishers are
  * keep-alive undici and grpc-js clients in this process.
  *
- * npm run bench [-- --quick] [--servers herald,nchan,naive,floor]
+ * npm run bench [-- --quick] [--rounds 3] [--servers herald,nchan,naive,floor]
  *   [--scenarios idle,steady,burst,ingest] [--herald-cpu-prof]
  * npm run bench -- --soak [--soak-minutes 10] runs the soak instead
  * (bench/soak.ts): the steady load for minutes, RSS sampled every 10 s.
@@ -54,8 +58,12 @@ import {
   type FanoutResult,
   type IdleResult,
   type IngestResult,
+  type IngestResults,
   type Results,
+  type RoundResult,
   type ServerResult,
+  summarize,
+  summarizeRounds,
 } from './report.js';
 import {
   floorSpec,
@@ -80,6 +88,8 @@ interface Config extends PhaseLimits {
   soakMinutes: number;
   servers: ServerName[];
   scenarios: Scenario[];
+  /** Rounds of steady + burst and of ingest, interleaved across servers. */
+  rounds: number;
   subscribers: number;
   steadyEvents: number;
   steadyRatePerS: number;
@@ -127,6 +137,7 @@ function config(): Config {
       'herald-cpu-prof': { type: 'boolean', default: false },
       soak: { type: 'boolean', default: false },
       'soak-minutes': { type: 'string' },
+      rounds: { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -142,6 +153,8 @@ function config(): Config {
     // The soak measures Herald alone unless servers are named.
     servers: listOf(values.servers ?? env.BENCH_SERVERS ?? (soak ? 'herald' : undefined), SERVER_NAMES, 'server'),
     scenarios: listOf(values.scenarios ?? env.BENCH_SCENARIOS, SCENARIOS, 'scenario'),
+    // One round keeps the CI smoke short; three give a median on the noisy 2-core machine.
+    rounds: intOf(values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3, 'rounds'),
     subscribers: intOf(values.subscribers ?? env.BENCH_SUBSCRIBERS, quick ? 300 : 10_000, 'subscribers'),
     steadyEvents: quick ? 10 : 50,
     steadyRatePerS: quick ? 10 : 5,
@@ -263,7 +276,7 @@ function describeFanout(name: string, what: string, r: FanoutResult): string {
   );
 }
 
-async function runFanout(s: ServerSpec, cfg: Config, result: ServerResult): Promise<void> {
+async function runFanout(s: ServerSpec, cfg: Config, result: RoundResult, tag: string): Promise<void> {
   const doSteady = cfg.scenarios.includes('steady');
   const doBurst = cfg.scenarios.includes('burst');
   await withServer(s, (srv) =>
@@ -277,14 +290,14 @@ async function runFanout(s: ServerSpec, cfg: Config, result: ServerResult): Prom
           result.steady = await measureFanout(srv, group, connected, cfg, () =>
             publishPaced(pub, cfg.steadyEvents, cfg.steadyRatePerS),
           );
-          log(describeFanout(s.name, 'steady', result.steady));
+          log(describeFanout(s.name, `steady${tag}`, result.steady));
         }
         if (doBurst) {
           await sleep(1_000);
           result.burst = await measureFanout(srv, group, connected, cfg, () =>
             publishBurst(pub, cfg.burstEvents, cfg.burstWindow, cfg.phaseDeadlineMs),
           );
-          log(describeFanout(s.name, 'burst', result.burst));
+          log(describeFanout(s.name, `burst${tag}`, result.burst));
         }
       } finally {
         await pub.close();
@@ -293,8 +306,8 @@ async function runFanout(s: ServerSpec, cfg: Config, result: ServerResult): Prom
   );
 }
 
-async function runIngest(s: ServerSpec, cfg: Config): Promise<NonNullable<ServerResult['ingest']>> {
-  const out: NonNullable<ServerResult['ingest']> = {};
+async function runIngest(s: ServerSpec, cfg: Config, tag: string): Promise<IngestResults> {
+  const out: IngestResults = {};
   await withServer(s, async (srv) => {
     for (const mode of s.ingestModes) {
       const count = cfg.ingest[mode];
@@ -334,7 +347,7 @@ async function runIngest(s: ServerSpec, cfg: Config): Promise<NonNullable<Server
       };
       out[mode] = r;
       log(
-        `${s.name}: ingest ${mode}: ${events} events, ${serverCpuS.toFixed(2)} server CPU-s, ` +
+        `${s.name}: ingest ${mode}${tag}: ${events} events, ${serverCpuS.toFixed(2)} server CPU-s, ` +
           `${Math.round(r.eventsPerCpuS)} events/CPU-s, ${Math.round(r.eventsPerS)} events/s` +
           (o.errors ? `, ${o.errors} errors (${o.firstError})` : ''),
       );
@@ -348,44 +361,71 @@ async function main(): Promise<number> {
   const cfg = config();
   if (cfg.soak) return runSoak(cfg, (name) => spec(name, cfg));
   const startedAt = new Date().toISOString();
-  log(`${cfg.quick ? 'quick smoke' : 'full'} run: servers ${cfg.servers.join(', ')}; scenarios ${cfg.scenarios.join(', ')}`);
+  const inRounds = cfg.scenarios.filter((x) => x !== 'idle');
+  log(
+    `${cfg.quick ? 'quick smoke' : 'full'} run: servers ${cfg.servers.join(', ')}; scenarios ${cfg.scenarios.join(', ')}` +
+      (inRounds.length ? `; ${cfg.rounds} round${cfg.rounds > 1 ? 's' : ''} of ${inRounds.join(', ')}` : ''),
+  );
   buildLoadgen();
   const results: Results = {};
   let failures = 0;
+  const attempt = async (name: ServerName, what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      failures++;
+      const result = results[name];
+      if (result) result.errors[what] = (err as Error).message;
+      log(`${name}: ${what} FAILED: ${(err as Error).message}`);
+    }
+  };
+  // Each server is prepared and runs idle once; the servers that prepared go into the rounds.
+  const ready: [ServerName, ServerSpec][] = [];
   for (const name of cfg.servers) {
     const s = spec(name, cfg);
     const result: ServerResult = { errors: {} };
     results[name] = result;
-    const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        failures++;
-        result.errors[what] = (err as Error).message;
-        log(`${name}: ${what} FAILED: ${(err as Error).message}`);
-      }
-    };
-    await attempt('prepare', async () => s.prepare());
+    await attempt(name, 'prepare', async () => s.prepare());
     if (result.errors.prepare) continue;
+    ready.push([name, s]);
     if (cfg.scenarios.includes('idle')) {
-      await attempt('idle', async () => {
+      await attempt(name, 'idle', async () => {
         result.idle = await runIdle(s, cfg);
         log(`${name}: idle: ${result.idle.connections} conns, ${Math.round(result.idle.bytesPerConnection)} bytes RSS per connection`);
       });
     }
-    if (cfg.scenarios.includes('steady') || cfg.scenarios.includes('burst')) {
-      await attempt('fanout', () => runFanout(s, cfg, result));
-    }
-    if (cfg.scenarios.includes('ingest')) {
-      await attempt('ingest', async () => {
-        result.ingest = await runIngest(s, cfg);
-      });
-    }
-    // A run that lost deliveries or connections is not a clean measurement.
-    for (const r of [result.steady, result.burst]) if (r && (r.missing > 0 || r.closedByPeer > 0)) failures++;
     if (result.idle && (result.idle.failed > 0 || result.idle.connections < cfg.idleConnections)) failures++;
-    for (const r of Object.values(result.ingest ?? {})) if (r.errors > 0) failures++;
   }
+
+  // Rounds, interleaved (herald, nchan, naive, floor, herald, nchan, ...), so
+  // slow drift of the machine hits every server alike. Each round gives each
+  // server a fresh instance for steady + burst and another for ingest.
+  const fanout = cfg.scenarios.includes('steady') || cfg.scenarios.includes('burst');
+  const ingest = cfg.scenarios.includes('ingest');
+  if (fanout || ingest) {
+    for (let round = 1; round <= cfg.rounds; round++) {
+      const many = cfg.rounds > 1;
+      const tag = many ? ` (round ${round}/${cfg.rounds})` : '';
+      if (many) log(`round ${round} of ${cfg.rounds}: ${ready.map(([n]) => n).join(', ')}`);
+      for (const [name, s] of ready) {
+        const result = results[name];
+        if (!result) continue;
+        const rr: RoundResult = { round };
+        (result.rounds ??= []).push(rr);
+        if (fanout) await attempt(name, many ? `fanout round ${round}` : 'fanout', () => runFanout(s, cfg, rr, tag));
+        if (ingest) {
+          await attempt(name, many ? `ingest round ${round}` : 'ingest', async () => {
+            rr.ingest = await runIngest(s, cfg, tag);
+          });
+        }
+        // A round that lost deliveries or connections is not a clean measurement.
+        for (const r of [rr.steady, rr.burst]) if (r && (r.missing > 0 || r.closedByPeer > 0)) failures++;
+        for (const r of Object.values(rr.ingest ?? {})) if (r.errors > 0) failures++;
+      }
+    }
+  }
+  // steady, burst and ingest of each server: the medians of its rounds.
+  for (const r of Object.values(results)) if (r) summarizeRounds(r);
 
   const labels = {
     steady: `steady: ${cfg.subscribers.toLocaleString('en-US')} subscribers, ${cfg.steadyEvents} events at ${cfg.steadyRatePerS}/s, ${PAYLOAD_BYTES} B`,
@@ -395,14 +435,25 @@ async function main(): Promise<number> {
   };
   const tables = buildTables(results, labels, cfg.quick);
   const info = machine();
-  const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, ${commitLabel(info)}`;
+  const roundsLabel = fanout || ingest ? `, ${cfg.rounds} round${cfg.rounds > 1 ? 's' : ''}` : '';
+  const header = `Herald bench ${startedAt} (${cfg.quick ? 'quick smoke' : 'full'}${roundsLabel}), ${info.cores} cores ${info.cpu}, node ${info.node}, ${info.nginx}, ${commitLabel(info)}`;
   process.stdout.write(`\n${header}\n\n${tables.map(renderText).join('\n\n')}\n`);
   const errors = Object.entries(results).flatMap(([n, r]) => Object.entries(r?.errors ?? {}).map(([k, v]) => `${n} ${k}: ${v}`));
   if (errors.length) process.stdout.write(`\nerrors:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
 
   mkdirSync(cfg.out, { recursive: true });
   const { out: _out, ...cfgOut } = cfg;
-  const json = { startedAt, finishedAt: new Date().toISOString(), machine: info, config: cfgOut, results, targets: checkTargets(results) };
+  // results: per server the medians (steady, burst, ingest) and every round's raw figures (rounds);
+  // summary: the spreads and per-round ratios the tables and the verdicts use.
+  const json = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: info,
+    config: cfgOut,
+    results,
+    summary: summarize(results),
+    targets: checkTargets(results),
+  };
   // A smoke run keeps its own files, so it never overwrites a full run's results.
   const base = cfg.quick ? 'smoke' : 'latest';
   writeFileSync(join(cfg.out, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`);
