@@ -122,7 +122,9 @@ async function launch(
     output.push(d.toString());
     if (output.length > 200) output.splice(0, output.length - 200);
   };
-  child.once('exit', (code, signal) => file.end(`--- exited ${code ?? signal}\n`));
+  // 'close', not 'exit': a server may still be printing (floor's counters on
+  // SIGTERM) when it exits, and writing after end() throws.
+  child.once('close', (code, signal) => file.end(`--- exited ${code ?? signal}\n`));
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
