@@ -4,11 +4,11 @@
  * capped by the per-process open-file limit), and merges their counters and
  * latency histograms.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { track, untrack } from './cleanup.js';
+import { buildC } from './gcc.js';
 import { BENCH_DIR, BUILD_DIR } from './paths.js';
 
 const SOURCE = join(BENCH_DIR, 'loadgen', 'loadgen.c');
@@ -16,12 +16,7 @@ const BINARY = join(BUILD_DIR, 'loadgen');
 
 /** Compiles loadgen.c when the binary is missing or older than the source. */
 export function buildLoadgen(): string {
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
-  mkdirSync(dirname(BINARY), { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE], { encoding: 'utf8' });
-  if (r.error) throw new Error('bench needs gcc to build the load generator', { cause: r.error });
-  if (r.status !== 0) throw new Error(`gcc failed to build loadgen:\n${r.stderr}`);
-  return BINARY;
+  return buildC(SOURCE, BINARY, 'the load generator');
 }
 
 /** Counters of every loadgen process since the last reset, merged. */

@@ -10,12 +10,13 @@
  *           subscriber per event and nothing else, the kernel's floor
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree, track, untrack } from './cleanup.js';
+import { buildC } from './gcc.js';
 import { FLOOR_BINARY, FLOOR_SOURCE, HERALD_CLI, NAIVE_SERVER, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { processTree } from './proc-stats.js';
 
@@ -362,12 +363,7 @@ export function nchanSpec(ports: ServerPorts, log: (msg: string) => void): Serve
 
 /** Compiles floor.c when the binary is missing or older than the source (as the loadgen is built). */
 export function buildFloor(): string {
-  if (existsSync(FLOOR_BINARY) && statSync(FLOOR_BINARY).mtimeMs >= statSync(FLOOR_SOURCE).mtimeMs) return FLOOR_BINARY;
-  mkdirSync(dirname(FLOOR_BINARY), { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', FLOOR_BINARY, FLOOR_SOURCE], { encoding: 'utf8' });
-  if (r.error) throw new Error('bench needs gcc to build the floor server', { cause: r.error });
-  if (r.status !== 0) throw new Error(`gcc failed to build floor:\n${r.stderr}`);
-  return FLOOR_BINARY;
+  return buildC(FLOOR_SOURCE, FLOOR_BINARY, 'the floor server');
 }
 
 /**
