@@ -17,6 +17,7 @@ export const BUILD_DIR = join(BENCH_DIR, '.build');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 export const HERALD_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 export const NAIVE_SERVER = join(BENCH_DIR, 'servers', 'naive-sse.mjs');
+export const NODE_FLOOR_SERVER = join(BENCH_DIR, 'servers', 'node-floor.mjs');
 export const FLOOR_SOURCE = join(BENCH_DIR, 'servers', 'floor.c');
 /** Built by the bench with the machine's gcc, like the loadgen. */
 export const FLOOR_BINARY = join(BUILD_DIR, 'floor');

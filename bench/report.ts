@@ -265,7 +265,7 @@ function ratio(v: number | undefined, base: number | undefined): string {
   return `${(v / base).toFixed(2)}x`;
 }
 
-const ORDER: ServerName[] = ['herald', 'nchan', 'naive', 'floor'];
+const ORDER: ServerName[] = ['herald', 'nchan', 'naive', 'floor', 'node-floor'];
 
 function present(results: Results): ServerName[] {
   return ORDER.filter((n) => results[n] !== undefined);

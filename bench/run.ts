@@ -16,7 +16,7 @@
  * Subscribers are held by the C loadgen (loadgen/loadgen.c); publishers are
  * keep-alive undici and grpc-js clients in this process.
  *
- * npm run bench [-- --quick] [--rounds 3] [--servers herald,nchan,naive,floor]
+ * npm run bench [-- --quick] [--rounds 3] [--servers herald,nchan,naive,floor[,node-floor]]
  *   [--scenarios idle,steady,burst,ingest] [--herald-cpu-prof]
  * npm run bench -- --soak [--soak-minutes 10] runs the soak instead
  * (bench/soak.ts): the steady load for minutes, RSS sampled every 10 s.
@@ -67,9 +67,11 @@ import {
 } from './report.js';
 import {
   floorSpec,
+  nodeFloorSpec,
   heraldSpec,
   naiveSpec,
   nchanSpec,
+  ALL_SERVER_NAMES,
   SERVER_NAMES,
   type IngestMode,
   type RunningServer,
@@ -104,8 +106,8 @@ interface Config extends PhaseLimits {
   out: string;
 }
 
-function listOf<T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] {
-  if (!raw) return [...all];
+function listOf<T extends string>(raw: string | undefined, all: readonly T[], what: string, byDefault: readonly T[] = all): T[] {
+  if (!raw) return [...byDefault];
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const i of items) if (!all.includes(i as T)) throw new Error(`unknown ${what} "${i}" (one of ${all.join(', ')})`);
   return items as T[];
@@ -151,7 +153,7 @@ function config(): Config {
     soak,
     soakMinutes: minutesOf(values['soak-minutes'] ?? env.BENCH_SOAK_MINUTES, quick ? 1 : SOAK_DEFAULT_MINUTES),
     // The soak measures Herald alone unless servers are named.
-    servers: listOf(values.servers ?? env.BENCH_SERVERS ?? (soak ? 'herald' : undefined), SERVER_NAMES, 'server'),
+    servers: listOf(values.servers ?? env.BENCH_SERVERS ?? (soak ? 'herald' : undefined), ALL_SERVER_NAMES, 'server', SERVER_NAMES),
     scenarios: listOf(values.scenarios ?? env.BENCH_SCENARIOS, SCENARIOS, 'scenario'),
     // One round keeps the CI smoke short; three give a median on the noisy 2-core machine.
     rounds: intOf(values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3, 'rounds'),
@@ -176,7 +178,7 @@ function config(): Config {
 }
 
 const PORT_BASE = Number(process.env.BENCH_PORT_BASE ?? 18080);
-const PORTS = { heraldHttp: PORT_BASE, heraldGrpc: PORT_BASE + 1, nchan: PORT_BASE + 2, naive: PORT_BASE + 3, floor: PORT_BASE + 4 };
+const PORTS = { heraldHttp: PORT_BASE, heraldGrpc: PORT_BASE + 1, nchan: PORT_BASE + 2, naive: PORT_BASE + 3, floor: PORT_BASE + 4, nodeFloor: PORT_BASE + 5 };
 
 function spec(name: ServerName, cfg: Config): ServerSpec {
   switch (name) {
@@ -188,6 +190,8 @@ function spec(name: ServerName, cfg: Config): ServerSpec {
       return naiveSpec(PORTS);
     case 'floor':
       return floorSpec(PORTS);
+    case 'node-floor':
+      return nodeFloorSpec(PORTS);
   }
 }
 

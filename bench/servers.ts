@@ -8,6 +8,8 @@
  *           subscriber per event
  *   floor   bench/servers/floor.c, compiled with gcc: one write() per
  *           subscriber per event and nothing else, the kernel's floor
+ *   node-floor  bench/servers/node-floor.mjs: floor's job in Node, one
+ *           socket.write() per subscriber per event (only when asked for)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +19,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killTree, track, untrack } from './cleanup.js';
 import { buildC } from './gcc.js';
-import { FLOOR_BINARY, FLOOR_SOURCE, HERALD_CLI, NAIVE_SERVER, REPO_ROOT, RESULTS_DIR } from './paths.js';
+import { FLOOR_BINARY, FLOOR_SOURCE, HERALD_CLI, NAIVE_SERVER, NODE_FLOOR_SERVER, REPO_ROOT, RESULTS_DIR } from './paths.js';
 import { processTree } from './proc-stats.js';
 
-export type ServerName = 'herald' | 'nchan' | 'naive' | 'floor';
+export type ServerName = 'herald' | 'nchan' | 'naive' | 'floor' | 'node-floor';
 /** The default run, in this order: floor last, as the reference the others are read against. */
 export const SERVER_NAMES: readonly ServerName[] = ['herald', 'nchan', 'naive', 'floor'];
+/** Servers --servers also accepts: node-floor is a reference for a closer look, not in every run. */
+export const ALL_SERVER_NAMES: readonly ServerName[] = [...SERVER_NAMES, 'node-floor'];
 
 export type IngestMode = 'grpcStream' | 'grpcUnary' | 'http';
 
@@ -186,6 +190,7 @@ export interface ServerPorts {
   nchan: number;
   naive: number;
   floor: number;
+  nodeFloor: number;
 }
 
 /**
@@ -385,6 +390,27 @@ export function floorSpec(ports: ServerPorts): ServerSpec {
     async start() {
       await waitPortsFree([ports.floor]);
       return launch('floor', FLOOR_BINARY, ['--port', String(ports.floor)], `${origin}/readyz`);
+    },
+  };
+}
+
+/**
+ * Node's floor: floor's job done with net.Socket and one socket.write() per
+ * subscriber per event, published to like floor (see node-floor.mjs). Not in
+ * the default run; --servers node-floor adds it.
+ */
+export function nodeFloorSpec(ports: ServerPorts): ServerSpec {
+  const origin = `http://127.0.0.1:${ports.nodeFloor}`;
+  return {
+    name: 'node-floor',
+    httpPort: ports.nodeFloor,
+    ssePath: `/v1/events?topic=${TOPIC}`,
+    http: { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload },
+    ingestModes: ['http'],
+    prepare() {},
+    async start() {
+      await waitPortsFree([ports.nodeFloor]);
+      return launch('node-floor', process.execPath, [NODE_FLOOR_SERVER, '--port', String(ports.nodeFloor)], `${origin}/readyz`);
     },
   };
 }
