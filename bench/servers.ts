@@ -184,6 +184,11 @@ function jsonPublish(origin: string): HttpPublishTarget {
   };
 }
 
+/** nchan's publisher location, which floor and node-floor copy: the body is the payload. */
+function rawPublish(origin: string): HttpPublishTarget {
+  return { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload };
+}
+
 export interface ServerPorts {
   heraldHttp: number;
   heraldGrpc: number;
@@ -343,7 +348,7 @@ export function nchanSpec(ports: ServerPorts, log: (msg: string) => void): Serve
     name: 'nchan',
     httpPort: ports.nchan,
     ssePath: `/v1/events?topic=${TOPIC}`,
-    http: { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload },
+    http: rawPublish(origin),
     ingestModes: ['http'],
     prepare() {
       ensureNchanInstalled(log);
@@ -382,7 +387,7 @@ export function floorSpec(ports: ServerPorts): ServerSpec {
     name: 'floor',
     httpPort: ports.floor,
     ssePath: `/v1/events?topic=${TOPIC}`,
-    http: { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload },
+    http: rawPublish(origin),
     ingestModes: ['http'],
     prepare() {
       buildFloor();
@@ -405,7 +410,7 @@ export function nodeFloorSpec(ports: ServerPorts): ServerSpec {
     name: 'node-floor',
     httpPort: ports.nodeFloor,
     ssePath: `/v1/events?topic=${TOPIC}`,
-    http: { origin, path: `/pub?topic=${TOPIC}`, contentType: 'text/plain', body: (payload) => payload },
+    http: rawPublish(origin),
     ingestModes: ['http'],
     prepare() {},
     async start() {
