@@ -257,20 +257,36 @@ export function heraldSpec(ports: ServerPorts, extraArgs: string[], nodeArgs: st
   };
 }
 
-export function naiveSpec(ports: ServerPorts): ServerSpec {
-  const origin = `http://127.0.0.1:${ports.naive}`;
+/**
+ * A server that is one process on one port, takes `--port N`, is ready when
+ * `GET /readyz` answers 200, and is published to over HTTP only (naive,
+ * floor, node-floor).
+ */
+function onePortSpec(
+  name: ServerName,
+  port: number,
+  publish: (origin: string) => HttpPublishTarget,
+  cmd: string,
+  args: string[],
+  prepare: () => void = () => {},
+): ServerSpec {
+  const origin = `http://127.0.0.1:${port}`;
   return {
-    name: 'naive',
-    httpPort: ports.naive,
+    name,
+    httpPort: port,
     ssePath: `/v1/events?topic=${TOPIC}`,
-    http: jsonPublish(origin),
+    http: publish(origin),
     ingestModes: ['http'],
-    prepare() {},
+    prepare,
     async start() {
-      await waitPortsFree([ports.naive]);
-      return launch('naive', process.execPath, [NAIVE_SERVER, '--port', String(ports.naive)], `${origin}/readyz`);
+      await waitPortsFree([port]);
+      return launch(name, cmd, [...args, '--port', String(port)], `${origin}/readyz`);
     },
   };
+}
+
+export function naiveSpec(ports: ServerPorts): ServerSpec {
+  return onePortSpec('naive', ports.naive, jsonPublish, process.execPath, [NAIVE_SERVER]);
 }
 
 const NGINX = '/usr/sbin/nginx';
@@ -382,21 +398,7 @@ export function buildFloor(): string {
  * (body = payload). A measuring instrument, not a product (see floor.c).
  */
 export function floorSpec(ports: ServerPorts): ServerSpec {
-  const origin = `http://127.0.0.1:${ports.floor}`;
-  return {
-    name: 'floor',
-    httpPort: ports.floor,
-    ssePath: `/v1/events?topic=${TOPIC}`,
-    http: rawPublish(origin),
-    ingestModes: ['http'],
-    prepare() {
-      buildFloor();
-    },
-    async start() {
-      await waitPortsFree([ports.floor]);
-      return launch('floor', FLOOR_BINARY, ['--port', String(ports.floor)], `${origin}/readyz`);
-    },
-  };
+  return onePortSpec('floor', ports.floor, rawPublish, FLOOR_BINARY, [], buildFloor);
 }
 
 /**
@@ -405,17 +407,5 @@ export function floorSpec(ports: ServerPorts): ServerSpec {
  * the default run; --servers node-floor adds it.
  */
 export function nodeFloorSpec(ports: ServerPorts): ServerSpec {
-  const origin = `http://127.0.0.1:${ports.nodeFloor}`;
-  return {
-    name: 'node-floor',
-    httpPort: ports.nodeFloor,
-    ssePath: `/v1/events?topic=${TOPIC}`,
-    http: rawPublish(origin),
-    ingestModes: ['http'],
-    prepare() {},
-    async start() {
-      await waitPortsFree([ports.nodeFloor]);
-      return launch('node-floor', process.execPath, [NODE_FLOOR_SERVER, '--port', String(ports.nodeFloor)], `${origin}/readyz`);
-    },
-  };
+  return onePortSpec('node-floor', ports.nodeFloor, rawPublish, process.execPath, [NODE_FLOOR_SERVER]);
 }
